@@ -1,0 +1,68 @@
+//! Realistic synthetic data from a seeded model: record-level plans and events, and through
+//! `import` the published monthly metrics bundled in `records/metrics/`.
+
+pub mod model;
+pub mod rng;
+
+use anyhow::{Result, bail};
+
+use crate::model::{Month, TemplateStatus};
+use crate::snapshot::Snapshot;
+use model::{BoroughInput, ModelInputs, TemplateInput};
+
+/// The seed the bundled London records were made with.
+pub const DEFAULT_SEED: u64 = 2020;
+
+/// Model inputs from the areas, templates and programmes of a snapshot.
+pub fn inputs_from_snapshot(
+    snapshot: &Snapshot,
+    seed: u64,
+    first_month: Month,
+    months: u32,
+    scale: f64,
+) -> Result<ModelInputs> {
+    let Some(areas) = &snapshot.areas else {
+        bail!("the records have no valid areas file; run `careplans check`");
+    };
+    if snapshot.templates.is_empty() {
+        bail!("the records have no valid templates; run `careplans check`");
+    }
+    if !(scale.is_finite() && scale > 0.0) {
+        bail!("scale must be a positive number");
+    }
+    let mut templates: Vec<TemplateInput> = snapshot
+        .templates
+        .iter()
+        .map(|t| TemplateInput {
+            id: t.value.id.clone(),
+            status: t.value.status,
+            retired_from: t.value.retired_from,
+        })
+        .collect();
+    templates.sort_by(|a, b| a.id.cmp(&b.id));
+    if !templates.iter().any(|t| t.status == TemplateStatus::Active) {
+        bail!("no active template to create plans with");
+    }
+    Ok(ModelInputs {
+        seed,
+        first_month,
+        months,
+        scale,
+        boroughs: areas
+            .value
+            .boroughs
+            .iter()
+            .map(|b| BoroughInput {
+                code: b.code.clone(),
+                stp: b.stp.clone(),
+                aged_75_plus: b.aged_75_plus,
+            })
+            .collect(),
+        templates,
+        programme_starts: snapshot
+            .programmes
+            .iter()
+            .map(|p| (p.value.area.clone(), p.value.start))
+            .collect(),
+    })
+}
