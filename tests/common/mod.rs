@@ -138,8 +138,8 @@ impl Repo {
         repo.write("records/areas.yaml", AREAS);
         repo.write("records/templates/urgent-care-plan.yaml", TEMPLATE);
         repo.write("records/programmes/nel-adoption.yaml", PROGRAMME);
-        repo.write("records/metrics/2021-01.csv", &metrics_file("2021-01"));
-        repo.write("records/metrics/2021-02.csv", &metrics_file("2021-02"));
+        repo.write("records/metrics/2021-01.csv", metrics_file("2021-01"));
+        repo.write("records/metrics/2021-02.csv", metrics_file("2021-02"));
         repo
     }
 
