@@ -39,6 +39,12 @@ Exit status: 0 clean, 1 problems found, 2 usage error or unreadable repository.\
 Example:\n  careplans check --format github"
     )]
     Check(CheckArgs),
+    /// Build the static dashboards site
+    #[command(long_about = "Check the records, analyse the metrics, render every page and write the site \
+atomically: into a temporary folder first, then renamed into place. If anything fails, the \
+previous site is left exactly as it was.\n\n\
+Example:\n  careplans build --out public")]
+    Build(BuildArgs),
     /// Write the bundled London metrics from the seeded record-level model
     #[command(
         long_about = "Generate a synthetic record-level population with the seeded model and write \
@@ -56,6 +62,13 @@ pub struct CheckArgs {
     /// Treat warnings as errors: `--deny warnings`
     #[arg(long, value_name = "KIND", value_parser = ["warnings"])]
     pub deny: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Folder to write the site into (default: public/ in the workspace)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

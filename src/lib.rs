@@ -4,6 +4,7 @@
 //! checks it, and the commands in `cmd` put the stages together. The binary only parses
 //! arguments and exits.
 
+pub mod analyse;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -11,6 +12,9 @@ pub mod diagnostic;
 pub mod disclosure;
 pub mod import;
 pub mod model;
+pub mod render;
+pub mod review;
+pub mod site;
 pub mod snapshot;
 pub mod synth;
 pub mod validate;

@@ -421,6 +421,8 @@ pub struct StpArea {
 pub struct Borough {
     pub code: String,
     pub name: String,
+    /// The label on the tile map; the first letters of the name when absent.
+    pub short: Option<String>,
     /// The E54 code of the STP area the borough belongs to.
     pub stp: String,
     /// London Squared tile position: column (west to east), row (north to south).
@@ -478,7 +480,9 @@ impl Areas {
             out.push(AreaSummary {
                 code: borough.code.clone(),
                 name: borough.name.clone(),
-                short: borough.name.clone(),
+                short: borough.short.clone().unwrap_or_else(|| {
+                    borough.name.chars().filter(|c| c.is_alphabetic()).take(3).collect::<String>().to_uppercase()
+                }),
                 level: AreaLevel::Borough,
                 parent: Some(borough.stp.clone()),
                 adults: borough.adults,
@@ -535,6 +539,32 @@ pub struct Report {
     pub charts: Vec<Chart>,
     #[serde(default)]
     pub tables: Vec<Table>,
+    #[serde(default)]
+    pub figures: Vec<Figure>,
+    pub map: Option<TileMap>,
+}
+
+/// A headline figure: one value from the first row of a query.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    pub query: String,
+    pub column: String,
+    pub label: String,
+    pub format: Option<ColumnFormat>,
+    /// A line under the figure; `{column}` is replaced with that column's value.
+    pub note: Option<String>,
+}
+
+/// A tile map of boroughs coloured by a value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileMap {
+    pub query: String,
+    pub value: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub units: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -587,6 +617,8 @@ pub struct Column {
     pub column: String,
     pub label: String,
     pub format: Option<ColumnFormat>,
+    /// What an empty value means in this column; "suppressed" unless said otherwise.
+    pub missing: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -761,6 +793,7 @@ mod tests {
                     code: "E09000005".into(),
                     name: "Brent".into(),
                     stp: "E54000027".into(),
+                    short: None,
                     tile: [2, 2],
                     adults: 100,
                     aged_75_plus: 10,
@@ -769,6 +802,7 @@ mod tests {
                     code: "E09000009".into(),
                     name: "Ealing".into(),
                     stp: "E54000027".into(),
+                    short: None,
                     tile: [1, 2],
                     adults: 50,
                     aged_75_plus: 5,

@@ -1,6 +1,6 @@
 //! `careplans check`: load and validate, print diagnostics and a summary.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Write as _};
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use crate::diagnostic::{self, Diagnostic, Format, Style, Tally};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
+use crate::analyse::{self, Tables, reports};
 use crate::validate;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
@@ -41,40 +42,51 @@ impl CheckReport {
     }
 }
 
-/// Loads and validates; the pure core of `check`, shared with `build`.
-pub fn check_snapshot(snapshot: &Snapshot, today: Month) -> CheckReport {
-    let diagnostics = validate::validate(snapshot, today);
-    CheckReport {
+/// Validates a snapshot, then (when the records themselves are sound) builds the analysis
+/// tables and runs every report query: the pure core of `check`, shared with `build`, which
+/// reuses the tables.
+pub fn check_snapshot(snapshot: &Snapshot, today: Month) -> (CheckReport, Option<Tables>) {
+    let mut diagnostics = validate::validate(snapshot, today);
+    let mut tables = None;
+    if Tally::of(&diagnostics).errors == 0 {
+        match analyse::build_tables(snapshot) {
+            Ok(built) => {
+                diagnostics.extend(reports::check_reports(snapshot, &built));
+                tables = Some(built);
+            }
+            Err(error) => diagnostics.push(Diagnostic::error(
+                "analysis",
+                snapshot.config.paths.metrics(),
+                format!("cannot analyse the metrics: {error}"),
+            )),
+        }
+        diagnostic::sort(&mut diagnostics);
+    }
+    let report = CheckReport {
         origin: snapshot.origin.clone(),
         files: snapshot.file_count(),
         templates: snapshot.templates.len(),
         rows: snapshot.row_count(),
         tally: Tally::of(&diagnostics),
         diagnostics,
-    }
+    };
+    (report, tables)
 }
 
-pub fn run(root: &Path, args: &CheckArgs) -> Result<u8> {
-    let started = Instant::now();
-    let snapshot = Snapshot::load(&WorkTree::new(root))?;
-    let report = check_snapshot(&snapshot, Month::current());
-    let deny_warnings = args.deny.is_some();
+/// Prints a check's diagnostics and summary in the chosen format.
+pub fn print_report(report: &CheckReport, snapshot: &Snapshot, format: Format, elapsed: std::time::Duration) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match args.format {
+    match format {
         Format::Human => {
             let style = Style {
                 color: use_color(std::io::stdout().is_terminal()),
             };
-            let text = diagnostic::render_human(
-                &report.diagnostics,
-                |path| snapshot.texts.get(path).map(String::as_str),
-                style,
-            );
+            let text = diagnostic::render_human(&report.diagnostics, |path| snapshot.texts.get(path).map(String::as_str), style);
             write!(stdout, "{text}")?;
-            writeln!(stdout, "{} in {:.2?}", report.summary(), started.elapsed())?;
+            writeln!(stdout, "{} in {:.2?}", report.summary(), elapsed)?;
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            serde_json::to_writer_pretty(&mut stdout, report)?;
             writeln!(stdout)?;
         }
         Format::Github => {
@@ -82,9 +94,13 @@ pub fn run(root: &Path, args: &CheckArgs) -> Result<u8> {
             writeln!(stdout, "{}", report.summary())?;
         }
     }
-    Ok(if report.fails(deny_warnings) {
-        EXIT_PROBLEMS
-    } else {
-        EXIT_OK
-    })
+    Ok(())
+}
+
+pub fn run(root: &Path, args: &CheckArgs) -> Result<u8> {
+    let started = Instant::now();
+    let snapshot = Snapshot::load(&WorkTree::new(root))?;
+    let (report, _) = check_snapshot(&snapshot, Month::current());
+    print_report(&report, &snapshot, args.format, started.elapsed())?;
+    Ok(if report.fails(args.deny.is_some()) { EXIT_PROBLEMS } else { EXIT_OK })
 }

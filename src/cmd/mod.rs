@@ -1,5 +1,6 @@
 //! One thin function per subcommand: arguments in, stage calls, exit status out.
 
+pub mod build;
 pub mod check;
 pub mod synth;
 
@@ -19,6 +20,7 @@ pub const EXIT_USAGE: u8 = 2;
 
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Build(args) => build::run(&workspace(cli.global.repo)?, &args),
         Command::Check(args) => check::run(&workspace(cli.global.repo)?, &args),
         Command::Synth(args) => synth::run(&workspace(cli.global.repo)?, &args),
     }

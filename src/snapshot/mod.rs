@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub table_schema: TableSchema,
     /// Problems found while loading: syntax, encoding, schema.
     pub diagnostics: Vec<Diagnostic>,
+    /// The site's look: minijinja templates by name and static files by path under `static/`.
+    pub theme: Theme,
     /// Paths of record files that could not be loaded (their problems are in `diagnostics`);
     /// rules that refer to them stay quiet rather than repeat the same problem row by row.
     pub failed: BTreeSet<String>,
@@ -87,6 +89,7 @@ impl Snapshot {
         let programmes = loader.load_dir::<Programme>(&paths.programmes(), DocKind::Programme);
         let reports = loader.load_dir::<Report>(&paths.reports, DocKind::Report);
         let metrics = loader.load_metrics(&paths.metrics(), &table_schema);
+        let theme = Theme::load(source, &paths.site)?;
         Ok(Snapshot {
             origin: source.describe(),
             config,
@@ -99,6 +102,7 @@ impl Snapshot {
             table_schema,
             diagnostics: loader.diagnostics,
             failed: loader.failed,
+            theme,
         })
     }
 
@@ -121,6 +125,35 @@ impl Snapshot {
         let dir = self.config.paths.templates();
         self.failed.contains(&format!("{dir}/{id}.yaml"))
             || self.failed.contains(&format!("{dir}/{id}.yml"))
+    }
+}
+
+/// The site's templates and static assets, read from the repository (so a revision builds with
+/// the look it had).
+#[derive(Debug, Clone, Default)]
+pub struct Theme {
+    /// Template name (path under `templates/`) -> source.
+    pub templates: BTreeMap<String, String>,
+    /// Path under `static/` -> bytes.
+    pub static_files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Theme {
+    fn load(source: &dyn Source, site_dir: &str) -> Result<Theme> {
+        let mut theme = Theme::default();
+        let read = |path: &str| source.read(path).map_err(|e| anyhow!("cannot read {path}: {}", e.describe()));
+        let templates_dir = crate::config::join(site_dir, "templates");
+        for path in source.list_tree(&templates_dir).map_err(|e| anyhow!("{}", e.describe()))? {
+            let name = path[templates_dir.len() + 1..].to_owned();
+            let text = String::from_utf8(read(&path)?).map_err(|_| anyhow!("{path} is not UTF-8"))?;
+            theme.templates.insert(name, text);
+        }
+        let static_dir = crate::config::join(site_dir, "static");
+        for path in source.list_tree(&static_dir).map_err(|e| anyhow!("{}", e.describe()))? {
+            let name = path[static_dir.len() + 1..].to_owned();
+            theme.static_files.insert(name, read(&path)?);
+        }
+        Ok(theme)
     }
 }
 

@@ -37,6 +37,9 @@ pub trait Source: Send + Sync {
     fn list(&self, dir: &str) -> Result<Vec<String>, SourceError>;
 
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
+
+    /// Every file under `dir`, in sub-folders too, sorted by path.
+    fn list_tree(&self, dir: &str) -> Result<Vec<String>, SourceError>;
 }
 
 /// The files on disk under a workspace root.
@@ -99,6 +102,33 @@ impl Source for WorkTree {
         Ok(files)
     }
 
+    fn list_tree(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        let mut out = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(current) = pending.pop() {
+            let full = self.full(&current);
+            let entries = match fs::read_dir(&full) {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(SourceError::Unreadable(format!("cannot list {current}: {error}"))),
+            };
+            for entry in entries.flatten() {
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                let path = crate::config::join(&current, &name);
+                match entry.file_type() {
+                    // Folders are walked; symlinked folders are not followed.
+                    Ok(t) if t.is_dir() => pending.push(path),
+                    Ok(t) if t.is_file() || t.is_symlink() => out.push(path),
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
         let full = self.full(path);
         let metadata = match fs::symlink_metadata(&full) {
@@ -157,6 +187,11 @@ impl Source for MemorySource {
 
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
         self.files.get(path).cloned().ok_or(SourceError::NotFound)
+    }
+
+    fn list_tree(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        Ok(self.files.keys().filter(|path| path.starts_with(&prefix)).cloned().collect())
     }
 }
 

@@ -194,7 +194,7 @@ pub trait Sink {
 }
 
 /// Plans alive at the start of the window, London-wide, at scale 1.
-const STOCK_AT_START: f64 = 106_000.0;
+const STOCK_AT_START: f64 = 109_000.0;
 /// New plans a month, London-wide, at the start of the window, at scale 1.
 const NEW_PLANS_AT_START: f64 = 2_350.0;
 /// Growth of new plans a month, per month.
@@ -384,7 +384,7 @@ impl<'a> Model<'a> {
             last_updated: created,
             status: PlanStatus::Active,
             cpr_recorded: rng.chance(0.86 + 0.08 * programme_at_creation),
-            preferred_place_recorded: rng.chance(0.70 + 0.12 * programme_at_creation),
+            preferred_place_recorded: rng.chance(0.82 + 0.10 * programme_at_creation),
             died: None,
             died_in_preferred_place: false,
             archived: None,
@@ -398,11 +398,8 @@ impl<'a> Model<'a> {
             if rng.chance(hazard) {
                 plan.died = Some(month);
                 plan.status = PlanStatus::Deceased;
-                let wish_met = if profile == TemplateProfile::EndOfLife {
-                    0.82
-                } else {
-                    0.74
-                };
+                // About three quarters of people with a plan die where they wished (HIN).
+                let wish_met = if profile == TemplateProfile::EndOfLife { 0.9 } else { 0.86 };
                 plan.died_in_preferred_place =
                     plan.preferred_place_recorded && rng.chance(wish_met);
                 break;

@@ -337,7 +337,15 @@ fn check_reports(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
                     .iter()
                     .enumerate()
                     .map(|(i, t)| (t.query.as_str(), format!("/tables/{i}/query"))),
-            );
+            )
+            .chain(
+                report
+                    .figures
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.query.as_str(), format!("/figures/{i}/query"))),
+            )
+            .chain(report.map.iter().map(|m| (m.query.as_str(), "/map/query".to_owned())));
         for (query, pointer) in uses {
             if !query_ids.contains(query) {
                 out.push(

@@ -1,0 +1,10 @@
+//! Analysis with polars: the published metrics as tables (with rates computed from published
+//! counts), and report queries (polars SQL) over them. Returns plain values for rendering; it
+//! never formats for display and never reads files.
+
+pub mod query;
+pub mod reports;
+pub mod tables;
+
+pub use query::{Cell, QueryResult, run_query};
+pub use tables::{Tables, build_tables};

@@ -1,0 +1,105 @@
+//! Evaluates report definitions: runs each query for a page and checks that every column a
+//! chart, table, figure or map names is in its query's result. Problems are diagnostics at the
+//! report's line, so `check` and `build` report them the same way.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{AreaLevel, AreaSummary, Expand, Month, Report};
+use crate::snapshot::{Loaded, Snapshot};
+
+use super::query::{QueryResult, run_query};
+use super::tables::Tables;
+
+/// The results of one page's queries, by query id.
+pub type PageResults = BTreeMap<String, QueryResult>;
+
+/// The areas a report is drawn for: one page for a plain report, one per STP area or borough
+/// for an expanded one.
+pub fn expansion_areas(report: &Report, snapshot: &Snapshot) -> Vec<Option<AreaSummary>> {
+    let level = match report.expand {
+        None => return vec![None],
+        Some(Expand::Stp) => AreaLevel::Stp,
+        Some(Expand::Borough) => AreaLevel::Borough,
+    };
+    snapshot
+        .areas
+        .iter()
+        .flat_map(|a| a.value.summaries())
+        .filter(|a| a.level == level)
+        .map(Some)
+        .collect()
+}
+
+/// Replaces `$latest` and `$first` with the months as SQL string literals.
+fn bind_months(sql: &str, tables: &Tables) -> String {
+    let quote = |month: Option<Month>| month.map_or_else(|| "NULL".to_owned(), |m| format!("'{m}'"));
+    sql.replace("$latest", &quote(tables.latest_month))
+        .replace("$first", &quote(tables.first_month))
+}
+
+/// Runs every query of a report for one area and checks the columns it uses.
+pub fn evaluate(report: &Loaded<Report>, tables: &Tables, area: Option<&str>) -> Result<PageResults, Vec<Diagnostic>> {
+    let mut results = PageResults::new();
+    let mut problems = Vec::new();
+    for (index, query) in report.value.queries.iter().enumerate() {
+        match run_query(tables, &bind_months(&query.sql, tables), area) {
+            Ok(result) => {
+                results.insert(query.id.clone(), result);
+            }
+            Err(message) => problems.push(
+                Diagnostic::error("report/query", &report.path, format!("query `{}` failed: {message}", query.id))
+                    .at(report.span(&format!("/queries/{index}/sql")))
+                    .help("queries are polars SQL over the tables metrics, areas, templates and programmes; see the README for their columns"),
+            ),
+        }
+    }
+    let mut need = |query: &str, column: &str, pointer: String| {
+        if let Some(result) = results.get(query) {
+            if result.column_index(column).is_none() {
+                problems.push(
+                    Diagnostic::error(
+                        "report/unknown-column",
+                        &report.path,
+                        format!("query `{query}` has no column `{column}`"),
+                    )
+                    .at(report.span(&pointer))
+                    .help(format!("its columns: {}", result.columns.join(", "))),
+                );
+            }
+        }
+    };
+    let value = &report.value;
+    for (i, chart) in value.charts.iter().enumerate() {
+        need(&chart.query, &chart.x, format!("/charts/{i}/x"));
+        need(&chart.query, &chart.y, format!("/charts/{i}/y"));
+        if let Some(series) = &chart.series {
+            need(&chart.query, series, format!("/charts/{i}/series"));
+        }
+    }
+    for (i, table) in value.tables.iter().enumerate() {
+        for (j, column) in table.columns.iter().enumerate() {
+            need(&table.query, &column.column, format!("/tables/{i}/columns/{j}/column"));
+        }
+    }
+    for (i, figure) in value.figures.iter().enumerate() {
+        need(&figure.query, &figure.column, format!("/figures/{i}/column"));
+    }
+    if let Some(map) = &value.map {
+        need(&map.query, &map.value, "/map/value".to_owned());
+        need(&map.query, "area_code", "/map/query".to_owned());
+    }
+    if problems.is_empty() { Ok(results) } else { Err(problems) }
+}
+
+/// Checks every report once (for the first area of an expanded one): what `check` runs.
+pub fn check_reports(snapshot: &Snapshot, tables: &Tables) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for report in &snapshot.reports {
+        let area = expansion_areas(&report.value, snapshot).into_iter().next().flatten();
+        if let Err(problems) = evaluate(report, tables, area.as_ref().map(|a| a.code.as_str())) {
+            out.extend(problems);
+        }
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! The tables report queries see: `metrics`, `areas`, `templates`, `programmes`.
+//!
+//! `metrics` holds every published count (null where suppressed) and the rates computed from
+//! them. A rate is null whenever a count it needs is suppressed: a rate must never reveal what
+//! suppression hides. Counts are never added up here: every level is published separately.
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use crate::model::{ALL_TEMPLATES, AreaLevel, Count, Measure, Month};
+use crate::snapshot::Snapshot;
+
+/// The analysis tables of one snapshot.
+pub struct Tables {
+    pub metrics: DataFrame,
+    pub areas: DataFrame,
+    pub templates: DataFrame,
+    pub programmes: DataFrame,
+    /// The latest month with published metrics.
+    pub latest_month: Option<Month>,
+    pub first_month: Option<Month>,
+}
+
+impl Tables {
+    /// Every table by its SQL name.
+    pub fn named(&self) -> [(&'static str, &DataFrame); 4] {
+        [
+            ("metrics", &self.metrics),
+            ("areas", &self.areas),
+            ("templates", &self.templates),
+            ("programmes", &self.programmes),
+        ]
+    }
+}
+
+fn level_id(level: AreaLevel) -> &'static str {
+    match level {
+        AreaLevel::London => "london",
+        AreaLevel::Stp => "stp",
+        AreaLevel::Borough => "borough",
+    }
+}
+
+fn text_column(name: &str, values: Vec<String>) -> Column {
+    Column::new(name.into(), values)
+}
+
+fn optional_text_column(name: &str, values: Vec<Option<String>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// Builds every table from a snapshot whose records passed validation.
+pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
+    let areas = snapshot.areas.as_ref().map(|a| a.value.summaries()).unwrap_or_default();
+    let tiles: std::collections::HashMap<&str, [u32; 2]> = snapshot
+        .areas
+        .iter()
+        .flat_map(|a| a.value.boroughs.iter().map(|b| (b.code.as_str(), b.tile)))
+        .collect();
+    let area_table = DataFrame::new_infer_height(vec![
+        text_column("code", areas.iter().map(|a| a.code.clone()).collect()),
+        text_column("name", areas.iter().map(|a| a.name.clone()).collect()),
+        text_column("short", areas.iter().map(|a| a.short.clone()).collect()),
+        text_column("level", areas.iter().map(|a| level_id(a.level).to_owned()).collect()),
+        optional_text_column("parent", areas.iter().map(|a| a.parent.clone()).collect()),
+        Column::new("adults".into(), areas.iter().map(|a| a.adults as i64).collect::<Vec<_>>()),
+        Column::new("aged_75_plus".into(), areas.iter().map(|a| a.aged_75_plus as i64).collect::<Vec<_>>()),
+        Column::new(
+            "tile_column".into(),
+            areas.iter().map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[0]))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tile_row".into(),
+            areas.iter().map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[1]))).collect::<Vec<_>>(),
+        ),
+    ])?;
+
+    let templates = &snapshot.templates;
+    let template_table = DataFrame::new_infer_height(vec![
+        text_column("id", templates.iter().map(|t| t.value.id.clone()).collect()),
+        text_column("title", templates.iter().map(|t| t.value.title.clone()).collect()),
+        text_column("version", templates.iter().map(|t| t.value.version.to_string()).collect()),
+        text_column(
+            "status",
+            templates
+                .iter()
+                .map(|t| format!("{:?}", t.value.status).to_lowercase())
+                .collect(),
+        ),
+        Column::new("sections".into(), templates.iter().map(|t| t.value.sections.len() as i64).collect::<Vec<_>>()),
+        Column::new("fields".into(), templates.iter().map(|t| t.value.fields().count() as i64).collect::<Vec<_>>()),
+        Column::new(
+            "safety_critical_fields".into(),
+            templates
+                .iter()
+                .map(|t| t.value.fields().filter(|(_, f)| f.safety_critical).count() as i64)
+                .collect::<Vec<_>>(),
+        ),
+    ])?;
+
+    let programmes = &snapshot.programmes;
+    let programme_table = DataFrame::new_infer_height(vec![
+        text_column("id", programmes.iter().map(|p| p.value.id.clone()).collect()),
+        text_column("area_code", programmes.iter().map(|p| p.value.area.clone()).collect()),
+        text_column("name", programmes.iter().map(|p| p.value.name.clone()).collect()),
+        text_column("start", programmes.iter().map(|p| p.value.start.to_string()).collect()),
+        optional_text_column("end", programmes.iter().map(|p| p.value.end.map(|m| m.to_string())).collect()),
+        Column::new("target_monthly".into(), programmes.iter().map(|p| p.value.target.monthly as i64).collect::<Vec<_>>()),
+    ])?;
+
+    let (metrics, first_month, latest_month) = metrics_table(snapshot, &area_table, &template_table, &programme_table)?;
+    let programme_table = programme_results(programme_table, &metrics)?;
+    Ok(Tables {
+        metrics,
+        areas: area_table,
+        templates: template_table,
+        programmes: programme_table,
+        latest_month,
+        first_month,
+    })
+}
+
+/// Published counts as nullable integers, one column per measure.
+fn metrics_table(
+    snapshot: &Snapshot,
+    areas: &DataFrame,
+    templates: &DataFrame,
+    programmes: &DataFrame,
+) -> Result<(DataFrame, Option<Month>, Option<Month>)> {
+    let rows: Vec<_> = snapshot.metrics.iter().flat_map(|f| f.rows.iter()).collect();
+    let months: Vec<Month> = rows.iter().map(|r| r.month).collect();
+    let first = months.iter().min().copied();
+    let latest = months.iter().max().copied();
+    let mut columns = vec![
+        text_column("month", rows.iter().map(|r| r.month.to_string()).collect()),
+        Column::new("month_index".into(), rows.iter().map(|r| r.month.index()).collect::<Vec<_>>()),
+        text_column("area_code", rows.iter().map(|r| r.area_code.clone()).collect()),
+        text_column("template", rows.iter().map(|r| r.template.clone()).collect()),
+    ];
+    for measure in Measure::ALL {
+        let values: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| match r.get(measure) {
+                Count::Value(v) => Some(v as i64),
+                Count::Suppressed => None,
+            })
+            .collect();
+        columns.push(Column::new(measure.column().into(), values));
+    }
+    let base = DataFrame::new_infer_height(columns)?.lazy();
+
+    let area_info = areas.clone().lazy().select([
+        col("code").alias("area_code"),
+        col("name").alias("area_name"),
+        col("short").alias("area_short"),
+        col("level").alias("area_level"),
+        col("parent").alias("parent_code"),
+        col("adults"),
+        col("aged_75_plus"),
+    ]);
+    let template_info = templates
+        .clone()
+        .lazy()
+        .select([col("id").alias("template"), col("title").alias("template_title")]);
+    let programme_info = programmes
+        .clone()
+        .lazy()
+        .select([col("area_code"), col("start").alias("programme_start")]);
+
+    let rate = |numerator: &str, denominator: Expr, per: f64| {
+        (col(numerator).cast(DataType::Float64) / denominator.cast(DataType::Float64) * lit(per)).round(2, RoundMode::HalfAwayFromZero)
+    };
+    let mut derived = vec![
+        rate("active_plans", col("adults"), 1000.0).alias("plans_per_1000_adults"),
+        rate("active_plans", col("aged_75_plus"), 1000.0).alias("plans_per_1000_aged_75_plus"),
+        rate("deaths_in_preferred_place", col("deaths"), 100.0).alias("pct_died_in_preferred_place"),
+        rate("cpr_recorded", col("active_plans"), 100.0).alias("pct_cpr_recorded"),
+        rate("preferred_place_recorded", col("active_plans"), 100.0).alias("pct_preferred_place_recorded"),
+    ];
+    for (measure, name) in [
+        (Measure::ViewsLas, "las"),
+        (Measure::Views111, "111"),
+        (Measure::ViewsOohGp, "ooh_gp"),
+        (Measure::ViewsEd, "ed"),
+        (Measure::ViewsGp, "gp"),
+    ] {
+        derived.push(rate(measure.column(), col("active_plans"), 100.0).alias(format!("views_{name}_per_100_plans")));
+    }
+
+    let year_ago = base.clone().select([
+        col("area_code"),
+        col("template"),
+        (col("month_index") + lit(12i64)).alias("month_index"),
+        col("active_plans").alias("active_plans_year_ago"),
+        col("new_plans").alias("new_plans_year_ago"),
+    ]);
+    let keys = [col("area_code"), col("template"), col("month_index")];
+    let metrics = base
+        .join(year_ago, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        .join(area_info, [col("area_code")], [col("area_code")], JoinArgs::new(JoinType::Left))
+        .join(template_info, [col("template")], [col("template")], JoinArgs::new(JoinType::Left))
+        .join(programme_info, [col("parent_code")], [col("area_code")], JoinArgs::new(JoinType::Left).with_suffix(Some("_parent".into())))
+        .with_columns(derived)
+        .with_columns([
+            (((col("active_plans").cast(DataType::Float64) / col("active_plans_year_ago").cast(DataType::Float64)) - lit(1.0)) * lit(100.0))
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("pct_change_active_vs_year_ago"),
+            when(col("template").eq(lit(ALL_TEMPLATES)))
+                .then(lit("All templates"))
+                .otherwise(col("template_title"))
+                .alias("template_title"),
+        ])
+        .sort_by_exprs(
+            [col("month_index"), col("area_code"), col("template")],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .map_err(|e| anyhow::anyhow!("cannot build the metrics table: {e}"))?;
+    Ok((metrics, first, latest))
+}
+
+/// Adds to each programme: its area's name, the latest month's new plans against the target,
+/// and the mean monthly new plans in the 6 months before and the 6 months after its start.
+fn programme_results(programmes: DataFrame, metrics: &DataFrame) -> Result<DataFrame> {
+    let all = metrics
+        .clone()
+        .lazy()
+        .filter(col("template").eq(lit(ALL_TEMPLATES)))
+        .select([col("area_code"), col("area_name"), col("month"), col("month_index"), col("new_plans")]);
+    let start_index = col("start").str().slice(lit(0), lit(4)).cast(DataType::Int64) * lit(12i64)
+        + col("start").str().slice(lit(5), lit(2)).cast(DataType::Int64)
+        - lit(1i64);
+    let with_months = programmes
+        .clone()
+        .lazy()
+        .with_column(start_index.alias("start_index"))
+        .join(all, [col("area_code")], [col("area_code")], JoinArgs::new(JoinType::Left));
+    let offset = col("month_index") - col("start_index");
+    let summary = with_months
+        .group_by([col("id")])
+        .agg([
+            col("area_name").first(),
+            col("new_plans")
+                .filter(offset.clone().gt_eq(lit(-6i64)).and(offset.clone().lt(lit(0i64))))
+                .mean()
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("mean_new_plans_6_months_before"),
+            col("new_plans")
+                .filter(offset.clone().gt_eq(lit(0i64)).and(offset.clone().lt(lit(6i64))))
+                .mean()
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("mean_new_plans_6_months_after"),
+            col("new_plans").sort_by([col("month_index")], SortMultipleOptions::default()).last().alias("new_plans_latest"),
+            col("month").sort_by([col("month_index")], SortMultipleOptions::default()).last().alias("latest_month"),
+        ]);
+    let result = programmes
+        .lazy()
+        .join(summary, [col("id")], [col("id")], JoinArgs::new(JoinType::Left))
+        .with_columns([
+            (col("new_plans_latest").cast(DataType::Float64) / col("target_monthly").cast(DataType::Float64) * lit(100.0))
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("pct_of_target_latest"),
+            ((col("mean_new_plans_6_months_after") / col("mean_new_plans_6_months_before") - lit(1.0)) * lit(100.0))
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("pct_change_after_start"),
+        ])
+        .sort(["start"], SortMultipleOptions::default())
+        .collect()
+        .map_err(|e| anyhow::anyhow!("cannot build the programmes table: {e}"))?;
+    Ok(result)
+}
