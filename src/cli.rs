@@ -40,10 +40,12 @@ Example:\n  careplans check --format github"
     )]
     Check(CheckArgs),
     /// Build the static dashboards site
-    #[command(long_about = "Check the records, analyse the metrics, render every page and write the site \
+    #[command(
+        long_about = "Check the records, analyse the metrics, render every page and write the site \
 atomically: into a temporary folder first, then renamed into place. If anything fails, the \
 previous site is left exactly as it was.\n\n\
-Example:\n  careplans build --out public")]
+Example:\n  careplans build --out public"
+    )]
     Build(BuildArgs),
     /// Write the bundled London metrics from the seeded record-level model
     #[command(

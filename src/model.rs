@@ -481,7 +481,13 @@ impl Areas {
                 code: borough.code.clone(),
                 name: borough.name.clone(),
                 short: borough.short.clone().unwrap_or_else(|| {
-                    borough.name.chars().filter(|c| c.is_alphabetic()).take(3).collect::<String>().to_uppercase()
+                    borough
+                        .name
+                        .chars()
+                        .filter(|c| c.is_alphabetic())
+                        .take(3)
+                        .collect::<String>()
+                        .to_uppercase()
                 }),
                 level: AreaLevel::Borough,
                 parent: Some(borough.stp.clone()),

@@ -37,7 +37,8 @@ impl Site {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
         let name = out
             .file_name()
             .and_then(|n| n.to_str())
@@ -55,7 +56,8 @@ impl Site {
                 let _ = fs::remove_dir_all(&staging);
                 bail!("{} exists and is not a folder", out.display());
             }
-            fs::rename(out, &retired).with_context(|| format!("cannot move the old site {} aside", out.display()))?;
+            fs::rename(out, &retired)
+                .with_context(|| format!("cannot move the old site {} aside", out.display()))?;
         }
         if let Err(error) = fs::rename(&staging, out) {
             // Put the old site back before reporting.
@@ -63,7 +65,8 @@ impl Site {
                 let _ = fs::rename(&retired, out);
             }
             let _ = fs::remove_dir_all(&staging);
-            return Err(error).with_context(|| format!("cannot move the new site into {}", out.display()));
+            return Err(error)
+                .with_context(|| format!("cannot move the new site into {}", out.display()));
         }
         let _ = fs::remove_dir_all(&retired);
         Ok(())
@@ -76,9 +79,11 @@ impl Site {
             }
             let target = dir.join(path);
             if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            fs::write(&target, bytes).with_context(|| format!("cannot write {}", target.display()))?;
+            fs::write(&target, bytes)
+                .with_context(|| format!("cannot write {}", target.display()))?;
         }
         Ok(())
     }
@@ -96,13 +101,23 @@ mod tests {
         site.insert("index.html", "one");
         site.insert("areas/nwl/index.html", "two");
         site.write_atomically(&out).unwrap();
-        assert_eq!(fs::read_to_string(out.join("areas/nwl/index.html")).unwrap(), "two");
+        assert_eq!(
+            fs::read_to_string(out.join("areas/nwl/index.html")).unwrap(),
+            "two"
+        );
         let mut next = Site::default();
         next.insert("index.html", "three");
         next.write_atomically(&out).unwrap();
         assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "three");
-        assert!(!out.join("areas").exists(), "files of the old site are gone");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary folders left");
+        assert!(
+            !out.join("areas").exists(),
+            "files of the old site are gone"
+        );
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary folders left"
+        );
     }
 
     #[test]

@@ -79,12 +79,20 @@ pub fn run_query(tables: &Tables, sql: &str, area: Option<&str>) -> Result<Query
 
 /// Polars errors can carry a long plan dump; keep the first lines a report author needs.
 fn clean_error(message: &str) -> String {
-    let lines: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).take(3).collect();
+    let lines: Vec<&str> = message
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(3)
+        .collect();
     lines.join(" ")
 }
 
 fn to_result(frame: &DataFrame) -> QueryResult {
-    let columns: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let columns: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let mut rows = Vec::with_capacity(frame.height());
     for index in 0..frame.height() {
         let row = frame

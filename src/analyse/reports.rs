@@ -33,13 +33,18 @@ pub fn expansion_areas(report: &Report, snapshot: &Snapshot) -> Vec<Option<AreaS
 
 /// Replaces `$latest` and `$first` with the months as SQL string literals.
 fn bind_months(sql: &str, tables: &Tables) -> String {
-    let quote = |month: Option<Month>| month.map_or_else(|| "NULL".to_owned(), |m| format!("'{m}'"));
+    let quote =
+        |month: Option<Month>| month.map_or_else(|| "NULL".to_owned(), |m| format!("'{m}'"));
     sql.replace("$latest", &quote(tables.latest_month))
         .replace("$first", &quote(tables.first_month))
 }
 
 /// Runs every query of a report for one area and checks the columns it uses.
-pub fn evaluate(report: &Loaded<Report>, tables: &Tables, area: Option<&str>) -> Result<PageResults, Vec<Diagnostic>> {
+pub fn evaluate(
+    report: &Loaded<Report>,
+    tables: &Tables,
+    area: Option<&str>,
+) -> Result<PageResults, Vec<Diagnostic>> {
     let mut results = PageResults::new();
     let mut problems = Vec::new();
     for (index, query) in report.value.queries.iter().enumerate() {
@@ -55,18 +60,18 @@ pub fn evaluate(report: &Loaded<Report>, tables: &Tables, area: Option<&str>) ->
         }
     }
     let mut need = |query: &str, column: &str, pointer: String| {
-        if let Some(result) = results.get(query) {
-            if result.column_index(column).is_none() {
-                problems.push(
-                    Diagnostic::error(
-                        "report/unknown-column",
-                        &report.path,
-                        format!("query `{query}` has no column `{column}`"),
-                    )
-                    .at(report.span(&pointer))
-                    .help(format!("its columns: {}", result.columns.join(", "))),
-                );
-            }
+        if let Some(result) = results.get(query)
+            && result.column_index(column).is_none()
+        {
+            problems.push(
+                Diagnostic::error(
+                    "report/unknown-column",
+                    &report.path,
+                    format!("query `{query}` has no column `{column}`"),
+                )
+                .at(report.span(&pointer))
+                .help(format!("its columns: {}", result.columns.join(", "))),
+            );
         }
     };
     let value = &report.value;
@@ -79,24 +84,39 @@ pub fn evaluate(report: &Loaded<Report>, tables: &Tables, area: Option<&str>) ->
     }
     for (i, table) in value.tables.iter().enumerate() {
         for (j, column) in table.columns.iter().enumerate() {
-            need(&table.query, &column.column, format!("/tables/{i}/columns/{j}/column"));
+            need(
+                &table.query,
+                &column.column,
+                format!("/tables/{i}/columns/{j}/column"),
+            );
         }
     }
     for (i, figure) in value.figures.iter().enumerate() {
-        need(&figure.query, &figure.column, format!("/figures/{i}/column"));
+        need(
+            &figure.query,
+            &figure.column,
+            format!("/figures/{i}/column"),
+        );
     }
     if let Some(map) = &value.map {
         need(&map.query, &map.value, "/map/value".to_owned());
         need(&map.query, "area_code", "/map/query".to_owned());
     }
-    if problems.is_empty() { Ok(results) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(results)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Checks every report once (for the first area of an expanded one): what `check` runs.
 pub fn check_reports(snapshot: &Snapshot, tables: &Tables) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for report in &snapshot.reports {
-        let area = expansion_areas(&report.value, snapshot).into_iter().next().flatten();
+        let area = expansion_areas(&report.value, snapshot)
+            .into_iter()
+            .next()
+            .flatten();
         if let Err(problems) = evaluate(report, tables, area.as_ref().map(|a| a.code.as_str())) {
             out.extend(problems);
         }

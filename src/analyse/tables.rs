@@ -51,7 +51,11 @@ fn optional_text_column(name: &str, values: Vec<Option<String>>) -> Column {
 
 /// Builds every table from a snapshot whose records passed validation.
 pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
-    let areas = snapshot.areas.as_ref().map(|a| a.value.summaries()).unwrap_or_default();
+    let areas = snapshot
+        .areas
+        .as_ref()
+        .map(|a| a.value.summaries())
+        .unwrap_or_default();
     let tiles: std::collections::HashMap<&str, [u32; 2]> = snapshot
         .areas
         .iter()
@@ -61,25 +65,52 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
         text_column("code", areas.iter().map(|a| a.code.clone()).collect()),
         text_column("name", areas.iter().map(|a| a.name.clone()).collect()),
         text_column("short", areas.iter().map(|a| a.short.clone()).collect()),
-        text_column("level", areas.iter().map(|a| level_id(a.level).to_owned()).collect()),
+        text_column(
+            "level",
+            areas.iter().map(|a| level_id(a.level).to_owned()).collect(),
+        ),
         optional_text_column("parent", areas.iter().map(|a| a.parent.clone()).collect()),
-        Column::new("adults".into(), areas.iter().map(|a| a.adults as i64).collect::<Vec<_>>()),
-        Column::new("aged_75_plus".into(), areas.iter().map(|a| a.aged_75_plus as i64).collect::<Vec<_>>()),
+        Column::new(
+            "adults".into(),
+            areas.iter().map(|a| a.adults as i64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "aged_75_plus".into(),
+            areas
+                .iter()
+                .map(|a| a.aged_75_plus as i64)
+                .collect::<Vec<_>>(),
+        ),
         Column::new(
             "tile_column".into(),
-            areas.iter().map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[0]))).collect::<Vec<_>>(),
+            areas
+                .iter()
+                .map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[0])))
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "tile_row".into(),
-            areas.iter().map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[1]))).collect::<Vec<_>>(),
+            areas
+                .iter()
+                .map(|a| tiles.get(a.code.as_str()).map(|t| i64::from(t[1])))
+                .collect::<Vec<_>>(),
         ),
     ])?;
 
     let templates = &snapshot.templates;
     let template_table = DataFrame::new_infer_height(vec![
         text_column("id", templates.iter().map(|t| t.value.id.clone()).collect()),
-        text_column("title", templates.iter().map(|t| t.value.title.clone()).collect()),
-        text_column("version", templates.iter().map(|t| t.value.version.to_string()).collect()),
+        text_column(
+            "title",
+            templates.iter().map(|t| t.value.title.clone()).collect(),
+        ),
+        text_column(
+            "version",
+            templates
+                .iter()
+                .map(|t| t.value.version.to_string())
+                .collect(),
+        ),
         text_column(
             "status",
             templates
@@ -87,8 +118,20 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
                 .map(|t| format!("{:?}", t.value.status).to_lowercase())
                 .collect(),
         ),
-        Column::new("sections".into(), templates.iter().map(|t| t.value.sections.len() as i64).collect::<Vec<_>>()),
-        Column::new("fields".into(), templates.iter().map(|t| t.value.fields().count() as i64).collect::<Vec<_>>()),
+        Column::new(
+            "sections".into(),
+            templates
+                .iter()
+                .map(|t| t.value.sections.len() as i64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "fields".into(),
+            templates
+                .iter()
+                .map(|t| t.value.fields().count() as i64)
+                .collect::<Vec<_>>(),
+        ),
         Column::new(
             "safety_critical_fields".into(),
             templates
@@ -100,15 +143,43 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
 
     let programmes = &snapshot.programmes;
     let programme_table = DataFrame::new_infer_height(vec![
-        text_column("id", programmes.iter().map(|p| p.value.id.clone()).collect()),
-        text_column("area_code", programmes.iter().map(|p| p.value.area.clone()).collect()),
-        text_column("name", programmes.iter().map(|p| p.value.name.clone()).collect()),
-        text_column("start", programmes.iter().map(|p| p.value.start.to_string()).collect()),
-        optional_text_column("end", programmes.iter().map(|p| p.value.end.map(|m| m.to_string())).collect()),
-        Column::new("target_monthly".into(), programmes.iter().map(|p| p.value.target.monthly as i64).collect::<Vec<_>>()),
+        text_column(
+            "id",
+            programmes.iter().map(|p| p.value.id.clone()).collect(),
+        ),
+        text_column(
+            "area_code",
+            programmes.iter().map(|p| p.value.area.clone()).collect(),
+        ),
+        text_column(
+            "name",
+            programmes.iter().map(|p| p.value.name.clone()).collect(),
+        ),
+        text_column(
+            "start",
+            programmes
+                .iter()
+                .map(|p| p.value.start.to_string())
+                .collect(),
+        ),
+        optional_text_column(
+            "end",
+            programmes
+                .iter()
+                .map(|p| p.value.end.map(|m| m.to_string()))
+                .collect(),
+        ),
+        Column::new(
+            "target_monthly".into(),
+            programmes
+                .iter()
+                .map(|p| p.value.target.monthly as i64)
+                .collect::<Vec<_>>(),
+        ),
     ])?;
 
-    let (metrics, first_month, latest_month) = metrics_table(snapshot, &area_table, &template_table, &programme_table)?;
+    let (metrics, first_month, latest_month) =
+        metrics_table(snapshot, &area_table, &template_table, &programme_table)?;
     let programme_table = programme_results(programme_table, &metrics)?;
     Ok(Tables {
         metrics,
@@ -127,15 +198,28 @@ fn metrics_table(
     templates: &DataFrame,
     programmes: &DataFrame,
 ) -> Result<(DataFrame, Option<Month>, Option<Month>)> {
-    let rows: Vec<_> = snapshot.metrics.iter().flat_map(|f| f.rows.iter()).collect();
+    let rows: Vec<_> = snapshot
+        .metrics
+        .iter()
+        .flat_map(|f| f.rows.iter())
+        .collect();
     let months: Vec<Month> = rows.iter().map(|r| r.month).collect();
     let first = months.iter().min().copied();
     let latest = months.iter().max().copied();
     let mut columns = vec![
         text_column("month", rows.iter().map(|r| r.month.to_string()).collect()),
-        Column::new("month_index".into(), rows.iter().map(|r| r.month.index()).collect::<Vec<_>>()),
-        text_column("area_code", rows.iter().map(|r| r.area_code.clone()).collect()),
-        text_column("template", rows.iter().map(|r| r.template.clone()).collect()),
+        Column::new(
+            "month_index".into(),
+            rows.iter().map(|r| r.month.index()).collect::<Vec<_>>(),
+        ),
+        text_column(
+            "area_code",
+            rows.iter().map(|r| r.area_code.clone()).collect(),
+        ),
+        text_column(
+            "template",
+            rows.iter().map(|r| r.template.clone()).collect(),
+        ),
     ];
     for measure in Measure::ALL {
         let values: Vec<Option<i64>> = rows
@@ -158,24 +242,27 @@ fn metrics_table(
         col("adults"),
         col("aged_75_plus"),
     ]);
-    let template_info = templates
-        .clone()
-        .lazy()
-        .select([col("id").alias("template"), col("title").alias("template_title")]);
+    let template_info = templates.clone().lazy().select([
+        col("id").alias("template"),
+        col("title").alias("template_title"),
+    ]);
     let programme_info = programmes
         .clone()
         .lazy()
         .select([col("area_code"), col("start").alias("programme_start")]);
 
     let rate = |numerator: &str, denominator: Expr, per: f64| {
-        (col(numerator).cast(DataType::Float64) / denominator.cast(DataType::Float64) * lit(per)).round(2, RoundMode::HalfAwayFromZero)
+        (col(numerator).cast(DataType::Float64) / denominator.cast(DataType::Float64) * lit(per))
+            .round(2, RoundMode::HalfAwayFromZero)
     };
     let mut derived = vec![
         rate("active_plans", col("adults"), 1000.0).alias("plans_per_1000_adults"),
         rate("active_plans", col("aged_75_plus"), 1000.0).alias("plans_per_1000_aged_75_plus"),
-        rate("deaths_in_preferred_place", col("deaths"), 100.0).alias("pct_died_in_preferred_place"),
+        rate("deaths_in_preferred_place", col("deaths"), 100.0)
+            .alias("pct_died_in_preferred_place"),
         rate("cpr_recorded", col("active_plans"), 100.0).alias("pct_cpr_recorded"),
-        rate("preferred_place_recorded", col("active_plans"), 100.0).alias("pct_preferred_place_recorded"),
+        rate("preferred_place_recorded", col("active_plans"), 100.0)
+            .alias("pct_preferred_place_recorded"),
     ];
     for (measure, name) in [
         (Measure::ViewsLas, "las"),
@@ -184,7 +271,10 @@ fn metrics_table(
         (Measure::ViewsEd, "ed"),
         (Measure::ViewsGp, "gp"),
     ] {
-        derived.push(rate(measure.column(), col("active_plans"), 100.0).alias(format!("views_{name}_per_100_plans")));
+        derived.push(
+            rate(measure.column(), col("active_plans"), 100.0)
+                .alias(format!("views_{name}_per_100_plans")),
+        );
     }
 
     let year_ago = base.clone().select([
@@ -197,14 +287,32 @@ fn metrics_table(
     let keys = [col("area_code"), col("template"), col("month_index")];
     let metrics = base
         .join(year_ago, keys.clone(), keys, JoinArgs::new(JoinType::Left))
-        .join(area_info, [col("area_code")], [col("area_code")], JoinArgs::new(JoinType::Left))
-        .join(template_info, [col("template")], [col("template")], JoinArgs::new(JoinType::Left))
-        .join(programme_info, [col("parent_code")], [col("area_code")], JoinArgs::new(JoinType::Left).with_suffix(Some("_parent".into())))
+        .join(
+            area_info,
+            [col("area_code")],
+            [col("area_code")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            template_info,
+            [col("template")],
+            [col("template")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            programme_info,
+            [col("parent_code")],
+            [col("area_code")],
+            JoinArgs::new(JoinType::Left).with_suffix(Some("_parent".into())),
+        )
         .with_columns(derived)
         .with_columns([
-            (((col("active_plans").cast(DataType::Float64) / col("active_plans_year_ago").cast(DataType::Float64)) - lit(1.0)) * lit(100.0))
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("pct_change_active_vs_year_ago"),
+            (((col("active_plans").cast(DataType::Float64)
+                / col("active_plans_year_ago").cast(DataType::Float64))
+                - lit(1.0))
+                * lit(100.0))
+            .round(1, RoundMode::HalfAwayFromZero)
+            .alias("pct_change_active_vs_year_ago"),
             when(col("template").eq(lit(ALL_TEMPLATES)))
                 .then(lit("All templates"))
                 .otherwise(col("template_title"))
@@ -226,43 +334,84 @@ fn programme_results(programmes: DataFrame, metrics: &DataFrame) -> Result<DataF
         .clone()
         .lazy()
         .filter(col("template").eq(lit(ALL_TEMPLATES)))
-        .select([col("area_code"), col("area_name"), col("month"), col("month_index"), col("new_plans")]);
-    let start_index = col("start").str().slice(lit(0), lit(4)).cast(DataType::Int64) * lit(12i64)
-        + col("start").str().slice(lit(5), lit(2)).cast(DataType::Int64)
+        .select([
+            col("area_code"),
+            col("area_name"),
+            col("month"),
+            col("month_index"),
+            col("new_plans"),
+        ]);
+    let start_index = col("start")
+        .str()
+        .slice(lit(0), lit(4))
+        .cast(DataType::Int64)
+        * lit(12i64)
+        + col("start")
+            .str()
+            .slice(lit(5), lit(2))
+            .cast(DataType::Int64)
         - lit(1i64);
     let with_months = programmes
         .clone()
         .lazy()
         .with_column(start_index.alias("start_index"))
-        .join(all, [col("area_code")], [col("area_code")], JoinArgs::new(JoinType::Left));
+        .join(
+            all,
+            [col("area_code")],
+            [col("area_code")],
+            JoinArgs::new(JoinType::Left),
+        );
     let offset = col("month_index") - col("start_index");
-    let summary = with_months
-        .group_by([col("id")])
-        .agg([
-            col("area_name").first(),
-            col("new_plans")
-                .filter(offset.clone().gt_eq(lit(-6i64)).and(offset.clone().lt(lit(0i64))))
-                .mean()
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("mean_new_plans_6_months_before"),
-            col("new_plans")
-                .filter(offset.clone().gt_eq(lit(0i64)).and(offset.clone().lt(lit(6i64))))
-                .mean()
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("mean_new_plans_6_months_after"),
-            col("new_plans").sort_by([col("month_index")], SortMultipleOptions::default()).last().alias("new_plans_latest"),
-            col("month").sort_by([col("month_index")], SortMultipleOptions::default()).last().alias("latest_month"),
-        ]);
+    let summary = with_months.group_by([col("id")]).agg([
+        col("area_name").first(),
+        col("new_plans")
+            .filter(
+                offset
+                    .clone()
+                    .gt_eq(lit(-6i64))
+                    .and(offset.clone().lt(lit(0i64))),
+            )
+            .mean()
+            .round(1, RoundMode::HalfAwayFromZero)
+            .alias("mean_new_plans_6_months_before"),
+        col("new_plans")
+            .filter(
+                offset
+                    .clone()
+                    .gt_eq(lit(0i64))
+                    .and(offset.clone().lt(lit(6i64))),
+            )
+            .mean()
+            .round(1, RoundMode::HalfAwayFromZero)
+            .alias("mean_new_plans_6_months_after"),
+        col("new_plans")
+            .sort_by([col("month_index")], SortMultipleOptions::default())
+            .last()
+            .alias("new_plans_latest"),
+        col("month")
+            .sort_by([col("month_index")], SortMultipleOptions::default())
+            .last()
+            .alias("latest_month"),
+    ]);
     let result = programmes
         .lazy()
-        .join(summary, [col("id")], [col("id")], JoinArgs::new(JoinType::Left))
+        .join(
+            summary,
+            [col("id")],
+            [col("id")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_columns([
-            (col("new_plans_latest").cast(DataType::Float64) / col("target_monthly").cast(DataType::Float64) * lit(100.0))
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("pct_of_target_latest"),
-            ((col("mean_new_plans_6_months_after") / col("mean_new_plans_6_months_before") - lit(1.0)) * lit(100.0))
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("pct_change_after_start"),
+            (col("new_plans_latest").cast(DataType::Float64)
+                / col("target_monthly").cast(DataType::Float64)
+                * lit(100.0))
+            .round(1, RoundMode::HalfAwayFromZero)
+            .alias("pct_of_target_latest"),
+            ((col("mean_new_plans_6_months_after") / col("mean_new_plans_6_months_before")
+                - lit(1.0))
+                * lit(100.0))
+            .round(1, RoundMode::HalfAwayFromZero)
+            .alias("pct_change_after_start"),
         ])
         .sort(["start"], SortMultipleOptions::default())
         .collect()

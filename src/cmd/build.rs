@@ -57,7 +57,10 @@ pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {
     match build_site(&snapshot, Month::current(), None)? {
         Built::Refused(report) => {
             print_report(&report, &snapshot, Format::Human, started.elapsed())?;
-            eprintln!("not built: fix the errors above; {} was left as it was", out.display());
+            eprintln!(
+                "not built: fix the errors above; {} was left as it was",
+                out.display()
+            );
             Ok(EXIT_PROBLEMS)
         }
         Built::Site(site, report) => {

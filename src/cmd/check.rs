@@ -7,12 +7,12 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::analyse::{self, Tables, reports};
 use crate::cli::CheckArgs;
 use crate::diagnostic::{self, Diagnostic, Format, Style, Tally};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
-use crate::analyse::{self, Tables, reports};
 use crate::validate;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
@@ -74,14 +74,23 @@ pub fn check_snapshot(snapshot: &Snapshot, today: Month) -> (CheckReport, Option
 }
 
 /// Prints a check's diagnostics and summary in the chosen format.
-pub fn print_report(report: &CheckReport, snapshot: &Snapshot, format: Format, elapsed: std::time::Duration) -> Result<()> {
+pub fn print_report(
+    report: &CheckReport,
+    snapshot: &Snapshot,
+    format: Format,
+    elapsed: std::time::Duration,
+) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match format {
         Format::Human => {
             let style = Style {
                 color: use_color(std::io::stdout().is_terminal()),
             };
-            let text = diagnostic::render_human(&report.diagnostics, |path| snapshot.texts.get(path).map(String::as_str), style);
+            let text = diagnostic::render_human(
+                &report.diagnostics,
+                |path| snapshot.texts.get(path).map(String::as_str),
+                style,
+            );
             write!(stdout, "{text}")?;
             writeln!(stdout, "{} in {:.2?}", report.summary(), elapsed)?;
         }
@@ -102,5 +111,9 @@ pub fn run(root: &Path, args: &CheckArgs) -> Result<u8> {
     let snapshot = Snapshot::load(&WorkTree::new(root))?;
     let (report, _) = check_snapshot(&snapshot, Month::current());
     print_report(&report, &snapshot, args.format, started.elapsed())?;
-    Ok(if report.fails(args.deny.is_some()) { EXIT_PROBLEMS } else { EXIT_OK })
+    Ok(if report.fails(args.deny.is_some()) {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    })
 }

@@ -41,9 +41,13 @@ pub struct ChartModel {
 
 /// Colours from the NHS palette, ordered so neighbouring series differ in lightness as well as
 /// hue; with the dash patterns below they stay apart in greyscale.
-const LINE_COLOURS: [&str; 6] = ["#005eb8", "#212b32", "#007f3b", "#d5281b", "#330072", "#768692"];
+const LINE_COLOURS: [&str; 6] = [
+    "#005eb8", "#212b32", "#007f3b", "#d5281b", "#330072", "#768692",
+];
 const DASHES: [&str; 6] = ["", "8 4", "2 3", "10 3 2 3", "14 5", "4 2"];
-const BAR_FILLS: [&str; 6] = ["#003087", "#005eb8", "#41b6e6", "#aeb7bd", "#e8edee", "#212b32"];
+const BAR_FILLS: [&str; 6] = [
+    "#003087", "#005eb8", "#41b6e6", "#aeb7bd", "#e8edee", "#212b32",
+];
 
 const WIDTH: f64 = 440.0;
 const PLOT_LEFT: f64 = 56.0;
@@ -71,14 +75,19 @@ pub fn nice_ticks(max: f64) -> Vec<f64> {
 /// otherwise evenly spaced.
 fn label_every(categories: &[String], room: f64) -> Vec<bool> {
     let n = categories.len();
-    let is_month = categories.iter().all(|c| c.len() == 7 && c.as_bytes()[4] == b'-');
+    let is_month = categories
+        .iter()
+        .all(|c| c.len() == 7 && c.as_bytes()[4] == b'-');
     if is_month && n > 12 {
         let step_years = if n > 84 { 2 } else { 1 };
         return categories
             .iter()
             .map(|c| {
                 c.ends_with("-01")
-                    && c[..4].parse::<i32>().map(|y| y % step_years == 0).unwrap_or(false)
+                    && c[..4]
+                        .parse::<i32>()
+                        .map(|y| y % step_years == 0)
+                        .unwrap_or(false)
             })
             .collect();
     }
@@ -117,7 +126,12 @@ fn open_svg(out: &mut String, chart: &ChartModel, height: f64) {
     );
 }
 
-fn legend(out: &mut String, chart: &ChartModel, top: f64, swatch: &dyn Fn(usize, f64, f64) -> String) -> f64 {
+fn legend(
+    out: &mut String,
+    chart: &ChartModel,
+    top: f64,
+    swatch: &dyn Fn(usize, f64, f64) -> String,
+) -> f64 {
     if chart.series.len() <= 1 {
         return top;
     }
@@ -130,7 +144,13 @@ fn legend(out: &mut String, chart: &ChartModel, top: f64, swatch: &dyn Fn(usize,
             y += FONT + 8.0;
         }
         out.push_str(&swatch(index, x, y));
-        let _ = write!(out, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x + 24.0, y + 4.0, escape(&series.name));
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            x + 24.0,
+            y + 4.0,
+            escape(&series.name)
+        );
         x += width + 10.0;
     }
     y + FONT + 6.0
@@ -139,7 +159,13 @@ fn legend(out: &mut String, chart: &ChartModel, top: f64, swatch: &dyn Fn(usize,
 fn max_value(chart: &ChartModel, stacked: bool) -> f64 {
     if stacked {
         (0..chart.categories.len())
-            .map(|i| chart.series.iter().filter_map(|s| s.values.get(i).copied().flatten()).sum::<f64>())
+            .map(|i| {
+                chart
+                    .series
+                    .iter()
+                    .filter_map(|s| s.values.get(i).copied().flatten())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max)
     } else {
         chart
@@ -184,7 +210,12 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
     );
     // Category labels.
     let months = chart.categories.iter().all(|c| c.len() == 7);
-    for (i, (category, show)) in chart.categories.iter().zip(label_every(&chart.categories, plot_width)).enumerate() {
+    for (i, (category, show)) in chart
+        .categories
+        .iter()
+        .zip(label_every(&chart.categories, plot_width))
+        .enumerate()
+    {
         if show {
             let _ = write!(
                 body,
@@ -198,7 +229,11 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
     }
     // Data.
     if stacked || chart.kind == ChartType::Bar {
-        let groups = if stacked { 1 } else { chart.series.len().max(1) };
+        let groups = if stacked {
+            1
+        } else {
+            chart.series.len().max(1)
+        };
         let bar_width = (band * 0.8 / groups as f64).max(1.0);
         for i in 0..chart.categories.len() {
             let mut base = 0.0;
@@ -211,7 +246,11 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
                     base += value;
                     (x_of(i) - bar_width / 2.0, y_of(start), y_of(base))
                 } else {
-                    (x_of(i) - band * 0.4 + bar_width * s as f64, bottom, y_of(value))
+                    (
+                        x_of(i) - band * 0.4 + bar_width * s as f64,
+                        bottom,
+                        y_of(value),
+                    )
                 };
                 let _ = write!(
                     body,
@@ -232,14 +271,24 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
             for (i, value) in series.values.iter().enumerate() {
                 match value {
                     Some(v) => {
-                        let _ = write!(path, "{}{:.1},{:.1} ", if pen_down { "L" } else { "M" }, x_of(i), y_of(*v));
+                        let _ = write!(
+                            path,
+                            "{}{:.1},{:.1} ",
+                            if pen_down { "L" } else { "M" },
+                            x_of(i),
+                            y_of(*v)
+                        );
                         pen_down = true;
                     }
                     None => pen_down = false,
                 }
             }
             let dash = DASHES[s % DASHES.len()];
-            let dash_attr = if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) };
+            let dash_attr = if dash.is_empty() {
+                String::new()
+            } else {
+                format!(r#" stroke-dasharray="{dash}""#)
+            };
             let _ = write!(
                 body,
                 r#"<path d="{}" fill="none" stroke="{}" stroke-width="2.5"{dash_attr}/>"#,
@@ -299,7 +348,11 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
             )
         } else {
             let dash = DASHES[s % DASHES.len()];
-            let dash_attr = if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) };
+            let dash_attr = if dash.is_empty() {
+                String::new()
+            } else {
+                format!(r#" stroke-dasharray="{dash}""#)
+            };
             format!(
                 r#"<line x1="{x:.1}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="{}" stroke-width="2.5"{dash_attr}/>"#,
                 x + 18.0,
@@ -316,12 +369,20 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
 }
 
 fn tick_decimals(ticks: &[f64]) -> usize {
-    if ticks.iter().all(|t| t.fract() == 0.0) { 0 } else { 1 }
+    if ticks.iter().all(|t| t.fract() == 0.0) {
+        0
+    } else {
+        1
+    }
 }
 
 /// Horizontal bars, one per category: best for comparing areas.
 fn render_bars(chart: &ChartModel) -> String {
-    let values: Vec<Option<f64>> = chart.series.first().map(|s| s.values.clone()).unwrap_or_default();
+    let values: Vec<Option<f64>> = chart
+        .series
+        .first()
+        .map(|s| s.values.clone())
+        .unwrap_or_default();
     let label_width = chart
         .categories
         .iter()
@@ -432,7 +493,10 @@ mod tests {
 
     #[test]
     fn nice_ticks_cover_the_maximum() {
-        assert_eq!(nice_ticks(115_000.0), vec![0.0, 50_000.0, 100_000.0, 150_000.0]);
+        assert_eq!(
+            nice_ticks(115_000.0),
+            vec![0.0, 50_000.0, 100_000.0, 150_000.0]
+        );
         assert_eq!(nice_ticks(9.0), vec![0.0, 2.5, 5.0, 7.5, 10.0]);
         assert_eq!(nice_ticks(0.0), vec![0.0, 1.0]);
     }
@@ -450,7 +514,10 @@ mod tests {
         let svg = render_svg(&line_chart());
         // London's first and third points are separate moves, so two isolated points, no zero.
         assert_eq!(svg.matches("<circle").count(), 2);
-        assert!(!svg.contains("L63.3"), "the line must not be drawn through the gap");
+        assert!(
+            !svg.contains("L63.3"),
+            "the line must not be drawn through the gap"
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ pub fn format_number(value: f64, decimals: usize) -> String {
         }
         grouped.push(digit);
     }
-    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     match fraction {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
@@ -51,7 +55,9 @@ pub fn format_cell(cell: &Cell, format: Option<ColumnFormat>) -> Option<String> 
         ),
         (Cell::Text(text), _) => Some(text.clone()),
         (Cell::Bool(value), _) => Some(if *value { "yes" } else { "no" }.to_owned()),
-        (cell, Some(ColumnFormat::Percent)) => cell.as_f64().map(|v| format!("{}%", format_number(v, 1))),
+        (cell, Some(ColumnFormat::Percent)) => {
+            cell.as_f64().map(|v| format!("{}%", format_number(v, 1)))
+        }
         (cell, Some(ColumnFormat::Decimal)) => cell.as_f64().map(|v| format_number(v, 1)),
         (cell, Some(ColumnFormat::Integer)) => cell.as_f64().map(|v| format_number(v.round(), 0)),
         (Cell::Int(v), _) => Some(format_number(*v as f64, 0)),
@@ -86,14 +92,23 @@ mod tests {
 
     #[test]
     fn cells_format_by_column_format() {
-        assert_eq!(format_cell(&Cell::Float(74.26), Some(ColumnFormat::Percent)).unwrap(), "74.3%");
-        assert_eq!(format_cell(&Cell::Text("2021-04".into()), Some(ColumnFormat::Month)).unwrap(), "April 2021");
+        assert_eq!(
+            format_cell(&Cell::Float(74.26), Some(ColumnFormat::Percent)).unwrap(),
+            "74.3%"
+        );
+        assert_eq!(
+            format_cell(&Cell::Text("2021-04".into()), Some(ColumnFormat::Month)).unwrap(),
+            "April 2021"
+        );
         assert_eq!(format_cell(&Cell::Null, None), None);
     }
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<script>alert('x')</script>"), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
+        assert_eq!(
+            escape("<script>alert('x')</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+        );
     }
 
     #[test]

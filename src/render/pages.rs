@@ -15,7 +15,9 @@ use crate::analyse::reports::{self, PageResults};
 use crate::analyse::{Cell, QueryResult, Tables, run_query};
 use crate::cmd::check::CheckReport;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{AreaLevel, AreaSummary, Chart, ColumnFormat, Report, Service, Template, TemplateStatus};
+use crate::model::{
+    AreaLevel, AreaSummary, Chart, ColumnFormat, Report, Service, Template, TemplateStatus,
+};
 use crate::site::Site;
 use crate::snapshot::{Loaded, Snapshot};
 
@@ -104,7 +106,8 @@ struct Renderer<'a> {
 /// Renders every page, asset and download, or returns every problem found.
 pub fn render_site(inputs: &SiteInputs<'_>) -> Result<Site, Vec<Diagnostic>> {
     let snapshot = inputs.snapshot;
-    let env = environment(&snapshot.theme).map_err(|error| vec![template_problem(&snapshot.config.paths.site, &error)])?;
+    let env = environment(&snapshot.theme)
+        .map_err(|error| vec![template_problem(&snapshot.config.paths.site, &error)])?;
     let mut nav = vec![("Overview".to_owned(), "index.html".to_owned())];
     nav.push(("Templates".into(), "templates/index.html".into()));
     if snapshot.reports.iter().any(|r| r.value.id == "programmes") {
@@ -117,11 +120,17 @@ pub fn render_site(inputs: &SiteInputs<'_>) -> Result<Site, Vec<Diagnostic>> {
         env,
         site: Site::default(),
         problems: Vec::new(),
-        areas: snapshot.areas.iter().flat_map(|a| a.value.summaries()).collect(),
+        areas: snapshot
+            .areas
+            .iter()
+            .flat_map(|a| a.value.summaries())
+            .collect(),
         nav,
     };
     for (path, bytes) in &snapshot.theme.static_files {
-        renderer.site.insert(format!("static/{path}"), bytes.clone());
+        renderer
+            .site
+            .insert(format!("static/{path}"), bytes.clone());
     }
     let mut reports: Vec<&Loaded<Report>> = snapshot.reports.iter().collect();
     reports.sort_by_key(|r| (r.value.order.unwrap_or(100), r.value.id.clone()));
@@ -174,13 +183,21 @@ impl Renderer<'_> {
             None => format!("{}.html", report.id),
             Some(area) if area.level == AreaLevel::Stp => {
                 let folder = stp_folder(area);
-                if report.id == "stp" { format!("{folder}/index.html") } else { format!("{folder}/{}.html", report.id) }
+                if report.id == "stp" {
+                    format!("{folder}/index.html")
+                } else {
+                    format!("{folder}/{}.html", report.id)
+                }
             }
             Some(area) => {
                 let stp = area.parent.as_deref().and_then(|p| self.area(p));
                 let folder = stp.map(stp_folder).unwrap_or_else(|| "areas".into());
                 let name = slug(&area.name);
-                if report.id == "borough" { format!("{folder}/{name}.html") } else { format!("{folder}/{name}-{}.html", report.id) }
+                if report.id == "borough" {
+                    format!("{folder}/{name}.html")
+                } else {
+                    format!("{folder}/{name}-{}.html", report.id)
+                }
             }
         }
     }
@@ -201,12 +218,11 @@ impl Renderer<'_> {
             return crumbs;
         }
         crumbs.push(("London".to_owned(), "index.html".to_owned()));
-        if let Some(area) = area {
-            if area.level == AreaLevel::Borough {
-                if let Some(stp) = area.parent.as_deref().and_then(|p| self.area(p)) {
-                    crumbs.push((stp.short.clone(), self.stp_page(stp)));
-                }
-            }
+        if let Some(area) = area
+            && area.level == AreaLevel::Borough
+            && let Some(stp) = area.parent.as_deref().and_then(|p| self.area(p))
+        {
+            crumbs.push((stp.short.clone(), self.stp_page(stp)));
         }
         crumbs
     }
@@ -239,7 +255,9 @@ impl Renderer<'_> {
         });
         match result {
             Ok(html) => self.site.insert(place.path.clone(), html),
-            Err(error) => self.problems.push(template_problem(&snapshot.config.paths.site, &error)),
+            Err(error) => self
+                .problems
+                .push(template_problem(&snapshot.config.paths.site, &error)),
         }
     }
 
@@ -262,7 +280,9 @@ impl Renderer<'_> {
         let markers = self.markers_for(value, area);
         let mut charts = Vec::new();
         for (index, chart) in value.charts.iter().enumerate() {
-            let Some(result) = results.get(&chart.query) else { continue };
+            let Some(result) = results.get(&chart.query) else {
+                continue;
+            };
             let csv_path = format!("data/{data_stem}-chart-{}.csv", index + 1);
             let model = chart_model(chart, result, format!("chart-{}", index + 1), &markers);
             self.site.insert(csv_path.clone(), chart_csv(&model));
@@ -277,7 +297,9 @@ impl Renderer<'_> {
         }
         let mut table_views = Vec::new();
         for (index, table) in value.tables.iter().enumerate() {
-            let Some(result) = results.get(&table.query) else { continue };
+            let Some(result) = results.get(&table.query) else {
+                continue;
+            };
             let view = report_table(table, result);
             let csv_path = format!("data/{data_stem}-table-{}.csv", index + 1);
             self.site.insert(csv_path.clone(), table_csv(&view));
@@ -325,7 +347,8 @@ impl Renderer<'_> {
         });
         let children = self.children_of(&path, area, value);
         let json_path = format!("data/{data_stem}.json");
-        self.site.insert(json_path.clone(), page_json(&path, &title, area, &results));
+        self.site
+            .insert(json_path.clone(), page_json(&path, &title, area, &results));
         let any_missing = figures.iter().any(|f| f.missing)
             || charts.iter().any(|c| has_missing(&c.table))
             || table_views.iter().any(|t| has_missing(&t.table));
@@ -370,14 +393,20 @@ impl Renderer<'_> {
                 category: p.value.start.to_string(),
                 label: format!(
                     "{} programme starts",
-                    self.area(&p.value.area).map_or(p.value.area.as_str(), |a| a.short.as_str())
+                    self.area(&p.value.area)
+                        .map_or(p.value.area.as_str(), |a| a.short.as_str())
                 ),
             })
             .collect()
     }
 
     /// Links to the pages one level down: STP areas from the overview, boroughs from an STP page.
-    fn children_of(&self, path: &str, area: Option<&AreaSummary>, report: &Report) -> Option<Value> {
+    fn children_of(
+        &self,
+        path: &str,
+        area: Option<&AreaSummary>,
+        report: &Report,
+    ) -> Option<Value> {
         let (heading, items): (String, Vec<(String, String)>) = match (area, report.id.as_str()) {
             (None, "overview") => (
                 "STP areas".into(),
@@ -400,7 +429,12 @@ impl Renderer<'_> {
         Some(context! { heading => heading, links => ser(self.links(path, &items)) })
     }
 
-    fn tile_map(&self, map: &crate::model::TileMap, result: &QueryResult, highlight: Option<String>) -> TileMapModel {
+    fn tile_map(
+        &self,
+        map: &crate::model::TileMap,
+        result: &QueryResult,
+        highlight: Option<String>,
+    ) -> TileMapModel {
         let values: BTreeMap<String, Option<f64>> = result
             .column("area_code")
             .unwrap_or_default()
@@ -417,7 +451,9 @@ impl Renderer<'_> {
             .map(|b| Tile {
                 code: b.code.clone(),
                 name: b.name.clone(),
-                short: self.area(&b.code).map_or_else(|| b.name.clone(), |a| a.short.clone()),
+                short: self
+                    .area(&b.code)
+                    .map_or_else(|| b.name.clone(), |a| a.short.clone()),
                 stp: b.stp.clone(),
                 column: b.tile[0],
                 row: b.tile[1],
@@ -458,22 +494,53 @@ impl Renderer<'_> {
                 .map(|r| r[1].clone())
                 .unwrap_or(Cell::Null);
             rows.push(vec![
-                CellView { text: template.title.clone(), missing: false },
-                CellView { text: template.version.to_string(), missing: false },
-                CellView { text: status_name(template.status).into(), missing: false },
-                CellView { text: template.sections.len().to_string(), missing: false },
-                CellView { text: template.fields().count().to_string(), missing: false },
-                CellView { text: template.fields().filter(|(_, f)| f.safety_critical).count().to_string(), missing: false },
+                CellView {
+                    text: template.title.clone(),
+                    missing: false,
+                },
+                CellView {
+                    text: template.version.to_string(),
+                    missing: false,
+                },
+                CellView {
+                    text: status_name(template.status).into(),
+                    missing: false,
+                },
+                CellView {
+                    text: template.sections.len().to_string(),
+                    missing: false,
+                },
+                CellView {
+                    text: template.fields().count().to_string(),
+                    missing: false,
+                },
+                CellView {
+                    text: template
+                        .fields()
+                        .filter(|(_, f)| f.safety_critical)
+                        .count()
+                        .to_string(),
+                    missing: false,
+                },
                 match format_cell(&latest_active, Some(ColumnFormat::Integer)) {
-                    Some(text) => CellView { text, missing: false },
-                    None => CellView { text: "suppressed".into(), missing: true },
+                    Some(text) => CellView {
+                        text,
+                        missing: false,
+                    },
+                    None => CellView {
+                        text: "suppressed".into(),
+                        missing: true,
+                    },
                 },
             ]);
             let model = ChartModel {
                 id: "uptake".into(),
                 kind: crate::model::ChartType::Line,
                 title: format!("People in London with an active {} plan", template.title),
-                description: format!("Active plans using the {} template at the end of each month, London.", template.title),
+                description: format!(
+                    "Active plans using the {} template at the end of each month, London.",
+                    template.title
+                ),
                 x_label: "Month".into(),
                 units: "active plans".into(),
                 categories: uptake.rows.iter().map(|r| r[0].as_text()).collect(),
@@ -496,7 +563,10 @@ impl Renderer<'_> {
             let json_path = format!("data/templates-{}.json", template.id);
             self.site.insert(
                 json_path.clone(),
-                serde_json::to_vec_pretty(&serde_json::json!({ "template": template, "uptake": uptake })).unwrap_or_default(),
+                serde_json::to_vec_pretty(
+                    &serde_json::json!({ "template": template, "uptake": uptake }),
+                )
+                .unwrap_or_default(),
             );
             let place = PagePlace {
                 path: path.clone(),
@@ -520,18 +590,34 @@ impl Renderer<'_> {
         let table = TableView {
             caption: format!(
                 "Care-plan templates{}",
-                tables.latest_month.map(|m| format!(", with active plans in {}", m.long_name())).unwrap_or_default()
+                tables
+                    .latest_month
+                    .map(|m| format!(", with active plans in {}", m.long_name()))
+                    .unwrap_or_default()
             ),
-            headers: ["Template", "Version", "Status", "Sections", "Fields", "Safety-critical fields", "Active plans"]
-                .map(String::from)
-                .to_vec(),
+            headers: [
+                "Template",
+                "Version",
+                "Status",
+                "Sections",
+                "Fields",
+                "Safety-critical fields",
+                "Active plans",
+            ]
+            .map(String::from)
+            .to_vec(),
             numeric: vec![false, false, false, true, true, true, true],
             rows,
         };
         let links: Vec<(String, String)> = snapshot
             .templates
             .iter()
-            .map(|t| (t.value.title.clone(), format!("templates/{}/index.html", t.value.id)))
+            .map(|t| {
+                (
+                    t.value.title.clone(),
+                    format!("templates/{}/index.html", t.value.id),
+                )
+            })
             .collect();
         let place = PagePlace {
             path: "templates/index.html".into(),
@@ -563,7 +649,11 @@ impl Renderer<'_> {
                 }
             })
             .collect();
-        let months = snapshot.metrics.iter().filter(|f| f.month.is_some()).count();
+        let months = snapshot
+            .metrics
+            .iter()
+            .filter(|f| f.month.is_some())
+            .count();
         let place = PagePlace {
             path: "quality.html".into(),
             title: "Data quality".into(),
@@ -694,7 +784,10 @@ fn fill_note(note: &str, result: &QueryResult) -> String {
 fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marker]) -> ChartModel {
     let x = result.column_index(&chart.x);
     let y = result.column_index(&chart.y);
-    let s = chart.series.as_ref().and_then(|name| result.column_index(name));
+    let s = chart
+        .series
+        .as_ref()
+        .and_then(|name| result.column_index(name));
     let mut categories: Vec<String> = Vec::new();
     let mut series_names: Vec<String> = Vec::new();
     let mut values: BTreeMap<(usize, usize), Option<f64>> = BTreeMap::new();
@@ -702,14 +795,20 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
         for row in &result.rows {
             let category = row[x].as_text();
             let name = s.map_or_else(|| chart.y.clone(), |s| row[s].as_text());
-            let ci = categories.iter().position(|c| c == &category).unwrap_or_else(|| {
-                categories.push(category.clone());
-                categories.len() - 1
-            });
-            let si = series_names.iter().position(|n| n == &name).unwrap_or_else(|| {
-                series_names.push(name.clone());
-                series_names.len() - 1
-            });
+            let ci = categories
+                .iter()
+                .position(|c| c == &category)
+                .unwrap_or_else(|| {
+                    categories.push(category.clone());
+                    categories.len() - 1
+                });
+            let si = series_names
+                .iter()
+                .position(|n| n == &name)
+                .unwrap_or_else(|| {
+                    series_names.push(name.clone());
+                    series_names.len() - 1
+                });
             values.insert((si, ci), row[y].as_f64());
         }
     }
@@ -718,17 +817,32 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
         .iter()
         .enumerate()
         .map(|(si, name)| Series {
-            name: if s.is_some() { name.clone() } else { single_name.clone() },
-            values: (0..categories.len()).map(|ci| values.get(&(si, ci)).copied().flatten()).collect(),
+            name: if s.is_some() {
+                name.clone()
+            } else {
+                single_name.clone()
+            },
+            values: (0..categories.len())
+                .map(|ci| values.get(&(si, ci)).copied().flatten())
+                .collect(),
         })
         .collect();
-    let months = categories.iter().all(|c| c.len() == 7 && c.as_bytes().get(4) == Some(&b'-'));
+    let months = categories
+        .iter()
+        .all(|c| c.len() == 7 && c.as_bytes().get(4) == Some(&b'-'));
     ChartModel {
         id,
         kind: chart.chart_type,
         title: chart.title.clone(),
-        description: chart.description.clone().unwrap_or_else(|| chart.title.clone()),
-        x_label: if months { "Month".into() } else { humanise(&chart.x) },
+        description: chart
+            .description
+            .clone()
+            .unwrap_or_else(|| chart.title.clone()),
+        x_label: if months {
+            "Month".into()
+        } else {
+            humanise(&chart.x)
+        },
         units: chart.units.clone(),
         categories,
         series,
@@ -769,11 +883,17 @@ fn chart_table(model: &ChartModel) -> TableView {
         .enumerate()
         .map(|(ci, category)| {
             let label = if months {
-                category.parse::<crate::model::Month>().map(|m| m.long_name()).unwrap_or_else(|_| category.clone())
+                category
+                    .parse::<crate::model::Month>()
+                    .map(|m| m.long_name())
+                    .unwrap_or_else(|_| category.clone())
             } else {
                 category.clone()
             };
-            let mut row = vec![CellView { text: label, missing: false }];
+            let mut row = vec![CellView {
+                text: label,
+                missing: false,
+            }];
             row.extend(model.series.iter().map(|s| number_text(s.values[ci])));
             row
         })
@@ -796,14 +916,23 @@ fn chart_csv(model: &ChartModel) -> String {
     let _ = writer.write_record(&header);
     for (ci, category) in model.categories.iter().enumerate() {
         let mut record = vec![category.clone()];
-        record.extend(model.series.iter().map(|s| s.values[ci].map_or_else(|| "*".to_owned(), |v| v.to_string())));
+        record.extend(
+            model
+                .series
+                .iter()
+                .map(|s| s.values[ci].map_or_else(|| "*".to_owned(), |v| v.to_string())),
+        );
         let _ = writer.write_record(&record);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 fn report_table(table: &crate::model::Table, result: &QueryResult) -> TableView {
-    let indexes: Vec<Option<usize>> = table.columns.iter().map(|c| result.column_index(&c.column)).collect();
+    let indexes: Vec<Option<usize>> = table
+        .columns
+        .iter()
+        .map(|c| result.column_index(&c.column))
+        .collect();
     let rows = result
         .rows
         .iter()
@@ -815,9 +944,15 @@ fn report_table(table: &crate::model::Table, result: &QueryResult) -> TableView 
                 .map(|(column, index)| {
                     let cell = index.map_or(&Cell::Null, |i| &row[i]);
                     match format_cell(cell, column.format) {
-                        Some(text) => CellView { text, missing: false },
+                        Some(text) => CellView {
+                            text,
+                            missing: false,
+                        },
                         None => CellView {
-                            text: column.missing.clone().unwrap_or_else(|| "suppressed".into()),
+                            text: column
+                                .missing
+                                .clone()
+                                .unwrap_or_else(|| "suppressed".into()),
                             missing: column.missing.is_none(),
                         },
                     }
@@ -831,7 +966,12 @@ fn report_table(table: &crate::model::Table, result: &QueryResult) -> TableView 
         numeric: table
             .columns
             .iter()
-            .map(|c| matches!(c.format, Some(ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Percent)))
+            .map(|c| {
+                matches!(
+                    c.format,
+                    Some(ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Percent)
+                )
+            })
             .collect(),
         rows,
     }
@@ -846,7 +986,15 @@ fn map_table(model: &TileMapModel) -> TableView {
         numeric: vec![false, true],
         rows: tiles
             .iter()
-            .map(|t| vec![CellView { text: t.name.clone(), missing: false }, number_text(t.value)])
+            .map(|t| {
+                vec![
+                    CellView {
+                        text: t.name.clone(),
+                        missing: false,
+                    },
+                    number_text(t.value),
+                ]
+            })
             .collect(),
     }
 }
@@ -855,7 +1003,10 @@ fn table_csv(view: &TableView) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let _ = writer.write_record(&view.headers);
     for row in &view.rows {
-        let _ = writer.write_record(row.iter().map(|c| if c.missing { "*" } else { c.text.as_str() }));
+        let _ = writer.write_record(
+            row.iter()
+                .map(|c| if c.missing { "*" } else { c.text.as_str() }),
+        );
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }

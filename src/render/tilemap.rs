@@ -44,7 +44,9 @@ pub fn class_breaks(values: &[f64]) -> Vec<f64> {
         return Vec::new();
     }
     let step = (max - min) / CLASS_FILLS.len() as f64;
-    (1..CLASS_FILLS.len()).map(|i| min + step * i as f64).collect()
+    (1..CLASS_FILLS.len())
+        .map(|i| min + step * i as f64)
+        .collect()
 }
 
 fn class_of(value: f64, breaks: &[f64]) -> usize {
@@ -71,7 +73,10 @@ pub fn render_svg(map: &TileMapModel) -> String {
     let x_of = |column: u32| MARGIN + column as f64 * (SIZE + GAP);
     let y_of = |row: u32| MARGIN + row as f64 * (SIZE + GAP);
     for tile in &map.tiles {
-        let faded = map.highlight_stp.as_ref().is_some_and(|stp| stp != &tile.stp);
+        let faded = map
+            .highlight_stp
+            .as_ref()
+            .is_some_and(|stp| stp != &tile.stp);
         let (fill, dark) = match tile.value {
             Some(value) => {
                 let class = class_of(value, &breaks);
@@ -79,14 +84,20 @@ pub fn render_svg(map: &TileMapModel) -> String {
             }
             None => (format!("url(#{id}-hatch)"), false),
         };
-        let shown = tile.value.map_or_else(|| "suppressed".to_owned(), |v| format_number(v, 1));
+        let shown = tile
+            .value
+            .map_or_else(|| "suppressed".to_owned(), |v| format_number(v, 1));
         let _ = write!(
             out,
             r##"<g{}><title>{}: {} {}</title><rect x="{:.1}" y="{:.1}" width="{SIZE}" height="{SIZE}" fill="{fill}" stroke="#4c6272" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold" fill="{}">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10" fill="{}">{}</text></g>"##,
             if faded { r#" opacity="0.35""# } else { "" },
             escape(&tile.name),
             escape(&shown),
-            if tile.value.is_some() { escape(&map.units) } else { String::new() },
+            if tile.value.is_some() {
+                escape(&map.units)
+            } else {
+                String::new()
+            },
             x_of(tile.column),
             y_of(tile.row),
             x_of(tile.column) + SIZE / 2.0,
@@ -96,22 +107,41 @@ pub fn render_svg(map: &TileMapModel) -> String {
             x_of(tile.column) + SIZE / 2.0,
             y_of(tile.row) + SIZE / 2.0 + 12.0,
             if dark { "#ffffff" } else { "#212b32" },
-            tile.value.map_or_else(|| "supp.".to_owned(), |v| format_number(v, 1)),
+            tile.value
+                .map_or_else(|| "supp.".to_owned(), |v| format_number(v, 1)),
         );
     }
     // STP outlines: a thick edge wherever a tile's neighbour belongs to another area (or none).
-    let by_position: HashMap<(u32, u32), &str> = map.tiles.iter().map(|t| ((t.column, t.row), t.stp.as_str())).collect();
+    let by_position: HashMap<(u32, u32), &str> = map
+        .tiles
+        .iter()
+        .map(|t| ((t.column, t.row), t.stp.as_str()))
+        .collect();
     for tile in &map.tiles {
         let (x, y) = (x_of(tile.column) - GAP / 2.0, y_of(tile.row) - GAP / 2.0);
         let side = SIZE + GAP;
         let neighbours = [
-            (tile.column.checked_sub(1).map(|c| (c, tile.row)), (x, y, x, y + side)),
-            (Some((tile.column + 1, tile.row)), (x + side, y, x + side, y + side)),
-            (tile.row.checked_sub(1).map(|r| (tile.column, r)), (x, y, x + side, y)),
-            (Some((tile.column, tile.row + 1)), (x, y + side, x + side, y + side)),
+            (
+                tile.column.checked_sub(1).map(|c| (c, tile.row)),
+                (x, y, x, y + side),
+            ),
+            (
+                Some((tile.column + 1, tile.row)),
+                (x + side, y, x + side, y + side),
+            ),
+            (
+                tile.row.checked_sub(1).map(|r| (tile.column, r)),
+                (x, y, x + side, y),
+            ),
+            (
+                Some((tile.column, tile.row + 1)),
+                (x, y + side, x + side, y + side),
+            ),
         ];
         for (neighbour, (x1, y1, x2, y2)) in neighbours {
-            let same = neighbour.and_then(|p| by_position.get(&p)).is_some_and(|stp| *stp == tile.stp);
+            let same = neighbour
+                .and_then(|p| by_position.get(&p))
+                .is_some_and(|stp| *stp == tile.stp);
             if !same {
                 let _ = write!(
                     out,
@@ -122,7 +152,12 @@ pub fn render_svg(map: &TileMapModel) -> String {
     }
     // Legend.
     let top = map_height + 4.0;
-    let _ = write!(out, r#"<text x="{MARGIN}" y="{:.1}">{}</text>"#, top + 10.0, escape(&map.units));
+    let _ = write!(
+        out,
+        r#"<text x="{MARGIN}" y="{:.1}">{}</text>"#,
+        top + 10.0,
+        escape(&map.units)
+    );
     let mut lower = values.iter().copied().fold(f64::INFINITY, f64::min);
     let upper_bound = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let box_width = ((width - 2.0 * MARGIN) / 6.0).min(62.0);

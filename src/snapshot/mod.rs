@@ -141,15 +141,26 @@ pub struct Theme {
 impl Theme {
     fn load(source: &dyn Source, site_dir: &str) -> Result<Theme> {
         let mut theme = Theme::default();
-        let read = |path: &str| source.read(path).map_err(|e| anyhow!("cannot read {path}: {}", e.describe()));
+        let read = |path: &str| {
+            source
+                .read(path)
+                .map_err(|e| anyhow!("cannot read {path}: {}", e.describe()))
+        };
         let templates_dir = crate::config::join(site_dir, "templates");
-        for path in source.list_tree(&templates_dir).map_err(|e| anyhow!("{}", e.describe()))? {
+        for path in source
+            .list_tree(&templates_dir)
+            .map_err(|e| anyhow!("{}", e.describe()))?
+        {
             let name = path[templates_dir.len() + 1..].to_owned();
-            let text = String::from_utf8(read(&path)?).map_err(|_| anyhow!("{path} is not UTF-8"))?;
+            let text =
+                String::from_utf8(read(&path)?).map_err(|_| anyhow!("{path} is not UTF-8"))?;
             theme.templates.insert(name, text);
         }
         let static_dir = crate::config::join(site_dir, "static");
-        for path in source.list_tree(&static_dir).map_err(|e| anyhow!("{}", e.describe()))? {
+        for path in source
+            .list_tree(&static_dir)
+            .map_err(|e| anyhow!("{}", e.describe()))?
+        {
             let name = path[static_dir.len() + 1..].to_owned();
             theme.static_files.insert(name, read(&path)?);
         }

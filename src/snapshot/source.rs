@@ -110,7 +110,11 @@ impl Source for WorkTree {
             let entries = match fs::read_dir(&full) {
                 Ok(entries) => entries,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(SourceError::Unreadable(format!("cannot list {current}: {error}"))),
+                Err(error) => {
+                    return Err(SourceError::Unreadable(format!(
+                        "cannot list {current}: {error}"
+                    )));
+                }
             };
             for entry in entries.flatten() {
                 let Ok(name) = entry.file_name().into_string() else {
@@ -191,7 +195,12 @@ impl Source for MemorySource {
 
     fn list_tree(&self, dir: &str) -> Result<Vec<String>, SourceError> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
-        Ok(self.files.keys().filter(|path| path.starts_with(&prefix)).cloned().collect())
+        Ok(self
+            .files
+            .keys()
+            .filter(|path| path.starts_with(&prefix))
+            .cloned()
+            .collect())
     }
 }
 

@@ -399,7 +399,11 @@ impl<'a> Model<'a> {
                 plan.died = Some(month);
                 plan.status = PlanStatus::Deceased;
                 // About three quarters of people with a plan die where they wished (HIN).
-                let wish_met = if profile == TemplateProfile::EndOfLife { 0.9 } else { 0.86 };
+                let wish_met = if profile == TemplateProfile::EndOfLife {
+                    0.9
+                } else {
+                    0.86
+                };
                 plan.died_in_preferred_place =
                     plan.preferred_place_recorded && rng.chance(wish_met);
                 break;

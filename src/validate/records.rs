@@ -345,7 +345,12 @@ fn check_reports(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
                     .enumerate()
                     .map(|(i, f)| (f.query.as_str(), format!("/figures/{i}/query"))),
             )
-            .chain(report.map.iter().map(|m| (m.query.as_str(), "/map/query".to_owned())));
+            .chain(
+                report
+                    .map
+                    .iter()
+                    .map(|m| (m.query.as_str(), "/map/query".to_owned())),
+            );
         for (query, pointer) in uses {
             if !query_ids.contains(query) {
                 out.push(
