@@ -314,18 +314,18 @@ pub enum FieldType {
 impl FieldType {
     pub fn describe(self) -> &'static str {
         match self {
-            FieldType::Text => "short text",
-            FieldType::LongText => "free text",
-            FieldType::YesNo => "yes or no",
-            FieldType::Choice => "one of a list",
-            FieldType::MultiChoice => "any of a list",
-            FieldType::Date => "date",
-            FieldType::Number => "number",
-            FieldType::Coded => "coded (SNOMED CT)",
-            FieldType::Contact => "a contact",
-            FieldType::ContactList => "list of contacts",
-            FieldType::MedicineList => "list of medicines",
-            FieldType::Person => "a professional",
+            FieldType::Text => "Short text",
+            FieldType::LongText => "Free text",
+            FieldType::YesNo => "Yes or no",
+            FieldType::Choice => "One of a list",
+            FieldType::MultiChoice => "Any of a list",
+            FieldType::Date => "Date",
+            FieldType::Number => "Number",
+            FieldType::Coded => "Coded (SNOMED CT)",
+            FieldType::Contact => "A contact",
+            FieldType::ContactList => "List of contacts",
+            FieldType::MedicineList => "List of medicines",
+            FieldType::Person => "A professional",
         }
     }
 }

@@ -50,7 +50,7 @@ const BAR_FILLS: [&str; 6] = [
 ];
 
 const WIDTH: f64 = 440.0;
-const PLOT_LEFT: f64 = 56.0;
+const PLOT_LEFT: f64 = 70.0;
 const PLOT_RIGHT: f64 = 12.0;
 const PLOT_TOP: f64 = 14.0;
 const FONT: f64 = 12.0;
@@ -96,6 +96,15 @@ fn label_every(categories: &[String], room: f64) -> Vec<bool> {
     (0..n).map(|i| i % step == 0).collect()
 }
 
+fn is_month(category: &str) -> bool {
+    category.len() == 7 && category.as_bytes()[4] == b'-'
+}
+
+/// Whole numbers without decimals, others with one.
+fn value_text(value: f64) -> String {
+    format_number(value, if value.fract() == 0.0 { 0 } else { 1 })
+}
+
 fn short_category(category: &str, months: bool) -> String {
     if months && category.len() == 7 {
         if category.ends_with("-01") {
@@ -110,8 +119,10 @@ fn short_category(category: &str, months: bool) -> String {
 
 /// Renders the chart as a standalone `<svg>` element.
 pub fn render_svg(chart: &ChartModel) -> String {
+    let months = chart.categories.iter().all(|c| is_month(c));
     match chart.kind {
-        ChartType::Bar if chart.series.len() <= 1 => render_bars(chart),
+        // Bars over time are drawn as columns; bars across areas as horizontal bars.
+        ChartType::Bar if chart.series.len() <= 1 && !months => render_bars(chart),
         _ => render_columns_or_lines(chart),
     }
 }
@@ -209,7 +220,7 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
         WIDTH - PLOT_RIGHT
     );
     // Category labels.
-    let months = chart.categories.iter().all(|c| c.len() == 7);
+    let months = chart.categories.iter().all(|c| is_month(c));
     for (i, (category, show)) in chart
         .categories
         .iter()
@@ -259,7 +270,7 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
                     BAR_FILLS[s % BAR_FILLS.len()],
                     escape(&series.name),
                     escape(&chart.categories[i]),
-                    format_number(value, 1)
+                    value_text(value)
                 );
             }
         }
@@ -333,7 +344,7 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
     );
     let _ = write!(
         body,
-        r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        r#"<text transform="translate(12 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
         PLOT_TOP + plot_height / 2.0,
         escape(&chart.units)
     );
@@ -431,10 +442,10 @@ fn render_bars(chart: &ChartModel) -> String {
                     row - 6.0,
                     BAR_FILLS[1],
                     escape(category),
-                    format_number(value, 1),
+                    value_text(value),
                     x_of(value) + 4.0,
                     y + row / 2.0 + 4.0,
-                    format_number(value, 1)
+                    value_text(value)
                 );
             }
             None => {

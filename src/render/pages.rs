@@ -352,6 +352,19 @@ impl Renderer<'_> {
         let any_missing = figures.iter().any(|f| f.missing)
             || charts.iter().any(|c| has_missing(&c.table))
             || table_views.iter().any(|t| has_missing(&t.table));
+        let mut contents: Vec<(String, String)> = Vec::new();
+        if !figures.is_empty() {
+            contents.push(("headline-figures".into(), "Headline figures".into()));
+        }
+        if let Some(map) = &value.map {
+            contents.push(("tile-map".into(), map.title.clone()));
+        }
+        contents.extend(charts.iter().map(|c| (c.anchor.clone(), c.title.clone())));
+        contents.extend(table_views.iter().map(|t| (t.anchor.clone(), t.table.caption.clone())));
+        if let Some(children) = &children {
+            let heading = children.get_attr("heading").map(|h| h.to_string()).unwrap_or_default();
+            contents.push(("areas".into(), heading));
+        }
         let place = PagePlace {
             breadcrumbs: self.breadcrumbs_for(area, path == "index.html"),
             path: path.clone(),
@@ -368,6 +381,7 @@ impl Renderer<'_> {
                 charts => ser(&charts),
                 tables => ser(&table_views),
                 children => children,
+                contents => contents,
                 json => relative(&path, &json_path),
                 suppressed_note => any_missing,
             },
@@ -576,10 +590,17 @@ impl Renderer<'_> {
                     ("Templates".into(), "templates/index.html".into()),
                 ],
             };
+            let mut contents: Vec<(String, String)> = template
+                .sections
+                .iter()
+                .map(|s| (format!("section-{}", s.id), s.title.clone()))
+                .collect();
+            contents.push(("uptake-heading".into(), "Uptake".into()));
             self.render(
                 "template.html",
                 &place,
                 context! {
+                    contents => contents,
                     template => template_view(template),
                     chart => ser(&chart),
                     json => relative(&path, &json_path),

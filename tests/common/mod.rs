@@ -2,6 +2,8 @@
 //! which a test breaks in one place before running `careplans`.
 #![allow(dead_code)]
 
+pub mod html;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,172 @@
+//! `careplans build`: the site from the bundled records and from small fixtures. Every internal
+//! link resolves, every page meets the accessibility rules, a failed build leaves the previous
+//! site untouched, and suppressed figures show as "suppressed".
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use common::{Repo, html, project_root};
+
+/// A fixture repository with the project's own reports and site theme.
+fn site_repo() -> Repo {
+    let repo = Repo::valid();
+    common::copy_dir(&project_root().join("reports"), &repo.path("reports"));
+    common::copy_dir(&project_root().join("site"), &repo.path("site"));
+    repo
+}
+
+fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn bundled_records_build_a_linked_accessible_site() {
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("public");
+    let run = common::run_in(&project_root(), &["build", "--out", site.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("built "), "{}", run.stderr);
+    let pages = html::pages(&site);
+    // Overview, 5 STP areas, 33 boroughs, programmes, templates index and 7 templates,
+    // quality and method.
+    assert!(pages.len() >= 50, "only {} pages", pages.len());
+    let mut problems = Vec::new();
+    for page in &pages {
+        let name = page.strip_prefix(&site).unwrap().display().to_string();
+        for problem in html::link_problems(&site, page) {
+            problems.push(format!("{name}: {problem}"));
+        }
+        let text = fs::read_to_string(page).unwrap();
+        for problem in html::accessibility_problems(&text) {
+            problems.push(format!("{name}: {problem}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for expected in [
+        "index.html",
+        "areas/nwl/index.html",
+        "areas/nwl/brent.html",
+        "areas/nel/city-of-london.html",
+        "templates/urgent-care-plan/index.html",
+        "programmes.html",
+        "quality.html",
+        "method.html",
+        "data/index.json",
+    ] {
+        assert!(site.join(expected).is_file(), "missing {expected}");
+    }
+}
+
+#[test]
+fn css_makes_no_request_off_the_machine() {
+    let css = fs::read_to_string(project_root().join("site/static/nhsuk/nhsuk-frontend.min.css")).unwrap();
+    assert!(!css.contains("http://") && !css.contains("https://"), "remote URL in vendored CSS");
+    assert!(!css.contains("url(/"), "absolute URL in vendored CSS fails from file://");
+    for icon in regex::Regex::new(r"url\(([^)]*)\)").unwrap().captures_iter(&css) {
+        let path = project_root().join("site/static/nhsuk").join(&icon[1]);
+        assert!(path.is_file(), "CSS refers to missing {}", &icon[1]);
+    }
+}
+
+#[test]
+fn failed_build_leaves_the_previous_site_byte_identical() {
+    let repo = site_repo();
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let before = read_tree(&repo.path("public"));
+    assert!(before.contains_key("index.html"));
+    repo.edit("records/metrics/2021-02.csv", "2021-02,E09000001,all,*", "2021-02,E09000001,all,3");
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("disclosure/small-count"), "{}", run.stdout);
+    assert!(run.stderr.contains("not built"), "{}", run.stderr);
+    assert_eq!(read_tree(&repo.path("public")), before);
+    let leftovers: Vec<_> = fs::read_dir(repo.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".public"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary folders left: {leftovers:?}");
+}
+
+#[test]
+fn broken_report_query_fails_check_and_build_at_its_line() {
+    let repo = site_repo();
+    repo.edit("reports/overview.yaml", "SELECT month, active_plans, new_plans FROM metrics", "SELECT month, active_plans, new_plans FROM metricz");
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("report/query", "reports/overview.yaml:");
+    assert!(run.stdout.contains("metricz"), "{}", run.stdout);
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 1);
+    assert!(!repo.path("public").exists());
+}
+
+#[test]
+fn unknown_column_in_a_chart_is_reported_at_its_line() {
+    let repo = site_repo();
+    repo.edit("reports/overview.yaml", "    y: active_plans\n    units: active plans", "    y: active_plan\n    units: active plans");
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("report/unknown-column", "reports/overview.yaml:");
+    assert!(run.stdout.contains("no column `active_plan`"), "{}", run.stdout);
+}
+
+#[test]
+fn suppressed_figures_show_as_suppressed_never_zero() {
+    let repo = site_repo();
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let page = repo.read("public/areas/nel/city-of-london.html");
+    // City of London's active plans are suppressed in the fixture.
+    assert!(page.contains("cp-figure__value cp-suppressed\">suppressed"), "{page}");
+    assert!(page.contains("id=\"suppressed-note\""));
+    let json: serde_json::Value = serde_json::from_str(&repo.read("public/data/areas-nel-city-of-london.json")).unwrap();
+    assert!(json["queries"]["headline"]["rows"][0][1].is_null(), "{json}");
+    let csv = repo.read("public/data/areas-nel-city-of-london-chart-1.csv");
+    assert!(csv.contains(",*"), "{csv}");
+}
+
+#[test]
+fn text_from_records_is_escaped() {
+    let repo = site_repo();
+    repo.edit("records/templates/urgent-care-plan.yaml", "label: CPR decision", "label: \"<script>alert(1)</script>\"");
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let page = repo.read("public/templates/urgent-care-plan/index.html");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "the label is shown as text");
+    assert!(!page.contains("<script>alert(1)"));
+}
+
+#[test]
+fn overview_page_snapshot() {
+    let repo = site_repo();
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    insta::assert_snapshot!("overview_page", repo.read("public/index.html"));
+    let svg = regex::Regex::new(r"(?s)<svg\b.*?</svg>")
+        .unwrap()
+        .find_iter(&repo.read("public/index.html"))
+        .nth(1)
+        .unwrap()
+        .as_str()
+        .to_owned();
+    insta::assert_snapshot!("overview_trend_chart_svg", svg);
+    insta::assert_snapshot!("overview_json", repo.read("public/data/index.json"));
+}
