@@ -595,7 +595,7 @@ impl Renderer<'_> {
                 .iter()
                 .map(|s| (format!("section-{}", s.id), s.title.clone()))
                 .collect();
-            contents.push(("uptake-heading".into(), "Uptake".into()));
+            contents.push(("template-uptake".into(), "Uptake".into()));
             self.render(
                 "template.html",
                 &place,
