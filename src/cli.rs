@@ -64,6 +64,9 @@ pub struct CheckArgs {
     /// Treat warnings as errors: `--deny warnings`
     #[arg(long, value_name = "KIND", value_parser = ["warnings"])]
     pub deny: Option<String>,
+    /// Check the records at a git revision (branch, tag, commit) instead of the work tree
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -71,20 +74,30 @@ pub struct BuildArgs {
     /// Folder to write the site into (default: public/ in the workspace)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Build from the records at a git revision (branch, tag, commit) instead of the work tree
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["out", "metrics"]))]
 pub struct SynthArgs {
-    /// Folder to write the monthly metrics CSV files into (replacing YYYY-MM.csv files there)
+    /// Folder to write a record-level extract into (plans.csv, events.csv)
     #[arg(long, value_name = "DIR")]
-    pub metrics: PathBuf,
+    pub out: Option<PathBuf>,
+    /// Folder to write the published monthly metrics into (YYYY-MM.csv files there are replaced)
+    #[arg(long, value_name = "DIR")]
+    pub metrics: Option<PathBuf>,
+    /// About how many plans to create (overrides --scale)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub plans: Option<u64>,
     /// Seed of the random model; the same seed gives the same bytes
     #[arg(long, default_value_t = crate::synth::DEFAULT_SEED)]
     pub seed: u64,
-    /// First month to publish (YYYY-MM)
+    /// First month of the window (YYYY-MM)
     #[arg(long, default_value = "2019-04")]
     pub from: String,
-    /// Number of months to publish
+    /// Number of months in the window
     #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub months: u32,
     /// Multiply the number of people in the model (1.0: London's real scale)

@@ -71,6 +71,12 @@ impl Month {
     }
 }
 
+/// `YYYY-MM-DD` (UTC) of a Unix time in seconds.
+pub fn iso_date(seconds: i64) -> String {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Converts days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 pub fn civil_from_days(days: i64) -> (i32, u32, u32) {
     let z = days + 719_468;

@@ -27,7 +27,11 @@ fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.insert(relative, fs::read(&path).unwrap());
             }
         }
@@ -75,10 +79,20 @@ fn bundled_records_build_a_linked_accessible_site() {
 
 #[test]
 fn css_makes_no_request_off_the_machine() {
-    let css = fs::read_to_string(project_root().join("site/static/nhsuk/nhsuk-frontend.min.css")).unwrap();
-    assert!(!css.contains("http://") && !css.contains("https://"), "remote URL in vendored CSS");
-    assert!(!css.contains("url(/"), "absolute URL in vendored CSS fails from file://");
-    for icon in regex::Regex::new(r"url\(([^)]*)\)").unwrap().captures_iter(&css) {
+    let css = fs::read_to_string(project_root().join("site/static/nhsuk/nhsuk-frontend.min.css"))
+        .unwrap();
+    assert!(
+        !css.contains("http://") && !css.contains("https://"),
+        "remote URL in vendored CSS"
+    );
+    assert!(
+        !css.contains("url(/"),
+        "absolute URL in vendored CSS fails from file://"
+    );
+    for icon in regex::Regex::new(r"url\(([^)]*)\)")
+        .unwrap()
+        .captures_iter(&css)
+    {
         let path = project_root().join("site/static/nhsuk").join(&icon[1]);
         assert!(path.is_file(), "CSS refers to missing {}", &icon[1]);
     }
@@ -91,10 +105,18 @@ fn failed_build_leaves_the_previous_site_byte_identical() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let before = read_tree(&repo.path("public"));
     assert!(before.contains_key("index.html"));
-    repo.edit("records/metrics/2021-02.csv", "2021-02,E09000001,all,*", "2021-02,E09000001,all,3");
+    repo.edit(
+        "records/metrics/2021-02.csv",
+        "2021-02,E09000001,all,*",
+        "2021-02,E09000001,all,3",
+    );
     let run = repo.run(&["build"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("disclosure/small-count"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("disclosure/small-count"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("not built"), "{}", run.stderr);
     assert_eq!(read_tree(&repo.path("public")), before);
     let leftovers: Vec<_> = fs::read_dir(repo.root())
@@ -102,13 +124,20 @@ fn failed_build_leaves_the_previous_site_byte_identical() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".public"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary folders left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
 }
 
 #[test]
 fn broken_report_query_fails_check_and_build_at_its_line() {
     let repo = site_repo();
-    repo.edit("reports/overview.yaml", "SELECT month, active_plans, new_plans FROM metrics", "SELECT month, active_plans, new_plans FROM metricz");
+    repo.edit(
+        "reports/overview.yaml",
+        "SELECT month, active_plans, new_plans FROM metrics",
+        "SELECT month, active_plans, new_plans FROM metricz",
+    );
     let run = repo.check();
     assert_eq!(run.code, 1);
     run.assert_reports("report/query", "reports/overview.yaml:");
@@ -121,11 +150,19 @@ fn broken_report_query_fails_check_and_build_at_its_line() {
 #[test]
 fn unknown_column_in_a_chart_is_reported_at_its_line() {
     let repo = site_repo();
-    repo.edit("reports/overview.yaml", "    y: active_plans\n    units: active plans", "    y: active_plan\n    units: active plans");
+    repo.edit(
+        "reports/overview.yaml",
+        "    y: active_plans\n    units: active plans",
+        "    y: active_plan\n    units: active plans",
+    );
     let run = repo.check();
     assert_eq!(run.code, 1);
     run.assert_reports("report/unknown-column", "reports/overview.yaml:");
-    assert!(run.stdout.contains("no column `active_plan`"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("no column `active_plan`"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -135,10 +172,17 @@ fn suppressed_figures_show_as_suppressed_never_zero() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let page = repo.read("public/areas/nel/city-of-london.html");
     // City of London's active plans are suppressed in the fixture.
-    assert!(page.contains("cp-figure__value cp-suppressed\">suppressed"), "{page}");
+    assert!(
+        page.contains("cp-figure__value cp-suppressed\">suppressed"),
+        "{page}"
+    );
     assert!(page.contains("id=\"suppressed-note\""));
-    let json: serde_json::Value = serde_json::from_str(&repo.read("public/data/areas-nel-city-of-london.json")).unwrap();
-    assert!(json["queries"]["headline"]["rows"][0][1].is_null(), "{json}");
+    let json: serde_json::Value =
+        serde_json::from_str(&repo.read("public/data/areas-nel-city-of-london.json")).unwrap();
+    assert!(
+        json["queries"]["headline"]["rows"][0][1].is_null(),
+        "{json}"
+    );
     let csv = repo.read("public/data/areas-nel-city-of-london-chart-1.csv");
     assert!(csv.contains(",*"), "{csv}");
 }
@@ -146,11 +190,18 @@ fn suppressed_figures_show_as_suppressed_never_zero() {
 #[test]
 fn text_from_records_is_escaped() {
     let repo = site_repo();
-    repo.edit("records/templates/urgent-care-plan.yaml", "label: CPR decision", "label: \"<script>alert(1)</script>\"");
+    repo.edit(
+        "records/templates/urgent-care-plan.yaml",
+        "label: CPR decision",
+        "label: \"<script>alert(1)</script>\"",
+    );
     let run = repo.run(&["build"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let page = repo.read("public/templates/urgent-care-plan/index.html");
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "the label is shown as text");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;"),
+        "the label is shown as text"
+    );
     assert!(!page.contains("<script>alert(1)"));
 }
 

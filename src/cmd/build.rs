@@ -1,6 +1,7 @@
 //! `careplans build`: load, check, analyse, render, write. Nothing is written unless every
 //! stage succeeds, and then atomically.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,7 +13,6 @@ use crate::model::Month;
 use crate::render::pages::{SiteInputs, render_site};
 use crate::site::Site;
 use crate::snapshot::Snapshot;
-use crate::snapshot::source::WorkTree;
 
 use super::check::{CheckReport, check_snapshot, print_report};
 use super::{EXIT_OK, EXIT_PROBLEMS};
@@ -25,7 +25,12 @@ pub enum Built {
 }
 
 /// Checks, analyses and renders a snapshot entirely in memory.
-pub fn build_site(snapshot: &Snapshot, today: Month, revision: Option<String>) -> Result<Built> {
+pub fn build_site(
+    snapshot: &Snapshot,
+    today: Month,
+    revision: Option<String>,
+    progress: Option<&dyn Fn(usize, usize)>,
+) -> Result<Built> {
     let (mut report, tables) = check_snapshot(snapshot, today);
     let tables = match tables {
         Some(tables) if report.tally.errors == 0 => tables,
@@ -36,6 +41,7 @@ pub fn build_site(snapshot: &Snapshot, today: Month, revision: Option<String>) -
         tables: &tables,
         check: &report,
         revision,
+        progress,
     };
     match render_site(&inputs) {
         Ok(site) => Ok(Built::Site(Box::new(site), report)),
@@ -49,12 +55,22 @@ pub fn build_site(snapshot: &Snapshot, today: Month, revision: Option<String>) -
 
 pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {
     let started = Instant::now();
-    let snapshot = Snapshot::load(&WorkTree::new(root))?;
+    let snapshot = super::load_snapshot(root, args.rev.as_deref())?;
     let out: PathBuf = match &args.out {
         Some(out) => std::env::current_dir()?.join(out),
         None => root.join("public"),
     };
-    match build_site(&snapshot, Month::current(), None)? {
+    // A one-line progress display, only on a terminal.
+    let terminal = std::io::stderr().is_terminal();
+    let show = |done: usize, total: usize| {
+        if terminal && total > 1 {
+            eprint!("\rrendering pages {done}/{total}");
+            if done == total {
+                eprint!("\r\x1b[K");
+            }
+        }
+    };
+    match build_site(&snapshot, Month::current(), args.rev.clone(), Some(&show))? {
         Built::Refused(report) => {
             print_report(&report, &snapshot, Format::Human, started.elapsed())?;
             eprintln!(

@@ -12,7 +12,6 @@ use crate::cli::CheckArgs;
 use crate::diagnostic::{self, Diagnostic, Format, Style, Tally};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
-use crate::snapshot::source::WorkTree;
 use crate::validate;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
@@ -108,7 +107,7 @@ pub fn print_report(
 
 pub fn run(root: &Path, args: &CheckArgs) -> Result<u8> {
     let started = Instant::now();
-    let snapshot = Snapshot::load(&WorkTree::new(root))?;
+    let snapshot = super::load_snapshot(root, args.rev.as_deref())?;
     let (report, _) = check_snapshot(&snapshot, Month::current());
     print_report(&report, &snapshot, args.format, started.elapsed())?;
     Ok(if report.fails(args.deny.is_some()) {

@@ -31,6 +31,19 @@ fn workspace(explicit: Option<PathBuf>) -> Result<PathBuf> {
     config::find_workspace(explicit.as_deref(), &here)
 }
 
+/// Loads the work tree, or a git revision of it when `rev` is given.
+pub fn load_snapshot(
+    root: &std::path::Path,
+    rev: Option<&str>,
+) -> Result<crate::snapshot::Snapshot> {
+    match rev {
+        Some(rev) => {
+            crate::snapshot::Snapshot::load(&crate::snapshot::git::open_revision(root, rev)?)
+        }
+        None => crate::snapshot::Snapshot::load(&crate::snapshot::source::WorkTree::new(root)),
+    }
+}
+
 /// Whether to colour output on this stream: a terminal, and `NO_COLOR` unset or empty.
 pub fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

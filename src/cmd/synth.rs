@@ -9,7 +9,7 @@ use crate::import::{aggregate, write};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
-use crate::synth::{self, model};
+use crate::synth::{self, extract, model};
 
 use super::EXIT_OK;
 
@@ -19,25 +19,33 @@ pub fn run(root: &Path, args: &SynthArgs) -> Result<u8> {
         .from
         .parse()
         .map_err(|e: String| anyhow!("--from: {e}"))?;
-    let written = write_model_metrics(
-        &snapshot,
-        args.seed,
-        first,
-        args.months,
-        args.scale,
-        &root
-            .join(&args.metrics)
-            .canonicalize()
-            .or_else(|_| {
-                std::fs::create_dir_all(root.join(&args.metrics))?;
-                root.join(&args.metrics).canonicalize()
-            })
-            .with_context(|| format!("cannot use {}", args.metrics.display()))?,
-    )?;
-    eprintln!(
-        "wrote {written} monthly metrics files to {}",
-        args.metrics.display()
-    );
+    let mut scale = args.scale;
+    if let Some(plans) = args.plans {
+        let at_one = model::expected_plans(&synth::inputs_from_snapshot(
+            &snapshot,
+            args.seed,
+            first,
+            args.months,
+            1.0,
+        )?);
+        scale = plans as f64 / at_one.max(1.0);
+    }
+    let here = std::env::current_dir()?;
+    if let Some(out) = &args.out {
+        let dir = here.join(out);
+        let inputs = synth::inputs_from_snapshot(&snapshot, args.seed, first, args.months, scale)?;
+        let (plans, events) = extract::write_extract(&inputs, &dir)?;
+        eprintln!(
+            "wrote an extract of {plans} plans and {events} events to {}",
+            dir.display()
+        );
+    }
+    if let Some(metrics) = &args.metrics {
+        let dir = here.join(metrics);
+        let written = write_model_metrics(&snapshot, args.seed, first, args.months, scale, &dir)
+            .with_context(|| format!("cannot write metrics into {}", dir.display()))?;
+        eprintln!("wrote {written} monthly metrics files to {}", dir.display());
+    }
     Ok(EXIT_OK)
 }
 

@@ -69,8 +69,13 @@ impl Sink for Aggregator {
                 cell[Measure::DeathsInPreferredPlace.index()] += 1;
             }
         }
-        for offset in 0..self.months {
+        // Only the months the plan was live can count it as active.
+        let start = (plan.created.index() - self.first_month.index()).max(0) as usize;
+        for offset in start..self.months {
             let month = self.first_month.plus_months(offset as i64);
+            if plan.died.is_some_and(|m| m <= month) || plan.archived.is_some_and(|m| m <= month) {
+                break;
+            }
             if plan.active_at_end_of(month) {
                 let cell = self.cell(offset, borough, template);
                 cell[Measure::ActivePlans.index()] += 1;

@@ -33,6 +33,8 @@ pub struct SiteInputs<'a> {
     pub check: &'a CheckReport,
     /// Text for the footer and quality page: where the records came from.
     pub revision: Option<String>,
+    /// Told (pages done, pages planned) as report pages render, for a progress display.
+    pub progress: Option<&'a dyn Fn(usize, usize)>,
 }
 
 /// A serialisable value as a template value.
@@ -134,9 +136,18 @@ pub fn render_site(inputs: &SiteInputs<'_>) -> Result<Site, Vec<Diagnostic>> {
     }
     let mut reports: Vec<&Loaded<Report>> = snapshot.reports.iter().collect();
     reports.sort_by_key(|r| (r.value.order.unwrap_or(100), r.value.id.clone()));
-    for report in reports {
-        for area in reports::expansion_areas(&report.value, snapshot) {
-            renderer.report_page(report, area.as_ref());
+    let planned: Vec<(&Loaded<Report>, Option<AreaSummary>)> = reports
+        .into_iter()
+        .flat_map(|report| {
+            reports::expansion_areas(&report.value, snapshot)
+                .into_iter()
+                .map(move |area| (report, area))
+        })
+        .collect();
+    for (done, (report, area)) in planned.iter().enumerate() {
+        renderer.report_page(report, area.as_ref());
+        if let Some(progress) = inputs.progress {
+            progress(done + 1, planned.len());
         }
     }
     renderer.template_pages();
@@ -360,9 +371,16 @@ impl Renderer<'_> {
             contents.push(("tile-map".into(), map.title.clone()));
         }
         contents.extend(charts.iter().map(|c| (c.anchor.clone(), c.title.clone())));
-        contents.extend(table_views.iter().map(|t| (t.anchor.clone(), t.table.caption.clone())));
+        contents.extend(
+            table_views
+                .iter()
+                .map(|t| (t.anchor.clone(), t.table.caption.clone())),
+        );
         if let Some(children) = &children {
-            let heading = children.get_attr("heading").map(|h| h.to_string()).unwrap_or_default();
+            let heading = children
+                .get_attr("heading")
+                .map(|h| h.to_string())
+                .unwrap_or_default();
             contents.push(("areas".into(), heading));
         }
         let place = PagePlace {

@@ -5,6 +5,7 @@
 //! diagnostics and the file is left out; only an unusable repository (no config, no schemas) is
 //! an error. Rules that span files live in `validate`, not here.
 
+pub mod git;
 pub mod metrics;
 pub mod source;
 pub mod text;

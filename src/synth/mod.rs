@@ -1,6 +1,7 @@
 //! Realistic synthetic data from a seeded model: record-level plans and events, and through
 //! `import` the published monthly metrics bundled in `records/metrics/`.
 
+pub mod extract;
 pub mod model;
 pub mod rng;
 

@@ -238,6 +238,19 @@ fn seasonal_uptake(month: Month) -> f64 {
     }
 }
 
+/// The number of plans the model expects to create at the inputs' scale (stock plus new).
+pub fn expected_plans(inputs: &ModelInputs) -> f64 {
+    let model = Model::new(inputs);
+    let mut total = STOCK_AT_START * inputs.scale;
+    for offset in 0..inputs.months {
+        let month = inputs.first_month.plus_months(i64::from(offset));
+        total += (0..inputs.boroughs.len())
+            .map(|b| model.expected_new_plans(b, month))
+            .sum::<f64>();
+    }
+    total
+}
+
 /// Runs the model, sending every plan and event to `sink` in a fixed order.
 pub fn run(inputs: &ModelInputs, sink: &mut dyn Sink) {
     let model = Model::new(inputs);

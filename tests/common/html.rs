@@ -26,12 +26,18 @@ pub fn pages(root: &Path) -> Vec<PathBuf> {
 /// Every `href` and `src` of a page.
 pub fn links(html: &str) -> Vec<String> {
     let attribute = Regex::new(r#"(?:href|src)="([^"]*)""#).unwrap();
-    attribute.captures_iter(html).map(|c| decode(&c[1])).collect()
+    attribute
+        .captures_iter(html)
+        .map(|c| decode(&c[1]))
+        .collect()
 }
 
 /// Decodes the entities the template engine writes in attributes.
 pub fn decode(text: &str) -> String {
-    text.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&amp;", "&")
+    text.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 pub fn ids(html: &str) -> BTreeSet<String> {
@@ -60,7 +66,9 @@ pub fn link_problems(root: &Path, page: &Path) -> Vec<String> {
             page.parent().unwrap().join(path)
         };
         if !target.is_file() {
-            problems.push(format!("{link} does not resolve (directories need index.html for file://)"));
+            problems.push(format!(
+                "{link} does not resolve (directories need index.html for file://)"
+            ));
             continue;
         }
         if !fragment.is_empty() && target.extension().is_some_and(|e| e == "html") {
@@ -77,13 +85,22 @@ pub fn link_problems(root: &Path, page: &Path) -> Vec<String> {
 /// The accessibility rules every page must meet.
 pub fn accessibility_problems(html: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    if !Regex::new(r#"<html lang="[a-z]{2}(-[A-Z]{2})?""#).unwrap().is_match(html) {
+    if !Regex::new(r#"<html lang="[a-z]{2}(-[A-Z]{2})?""#)
+        .unwrap()
+        .is_match(html)
+    {
         problems.push("no lang on <html>".into());
     }
     let headings = Regex::new(r"<h([1-6])[\s>]").unwrap();
-    let levels: Vec<u32> = headings.captures_iter(html).map(|c| c[1].parse().unwrap()).collect();
+    let levels: Vec<u32> = headings
+        .captures_iter(html)
+        .map(|c| c[1].parse().unwrap())
+        .collect();
     if levels.iter().filter(|l| **l == 1).count() != 1 {
-        problems.push(format!("expected exactly one h1, found {}", levels.iter().filter(|l| **l == 1).count()));
+        problems.push(format!(
+            "expected exactly one h1, found {}",
+            levels.iter().filter(|l| **l == 1).count()
+        ));
     }
     if levels.first() != Some(&1) {
         // The footer's visually hidden h2 comes after main, so the first heading must be the h1.
@@ -91,7 +108,10 @@ pub fn accessibility_problems(html: &str) -> Vec<String> {
     }
     for pair in levels.windows(2) {
         if pair[1] > pair[0] + 1 {
-            problems.push(format!("heading level jumps from h{} to h{}", pair[0], pair[1]));
+            problems.push(format!(
+                "heading level jumps from h{} to h{}",
+                pair[0], pair[1]
+            ));
         }
     }
     let svg = Regex::new(r"(?s)<svg\b.*?</svg>").unwrap();
@@ -120,7 +140,12 @@ pub fn accessibility_problems(html: &str) -> Vec<String> {
             problems.push(format!("{} #{} has no label", &found[1], &found[2]));
         }
     }
-    if Regex::new(r"<(input|select|textarea)\b").unwrap().find_iter(html).count() > control.find_iter(html).count() {
+    if Regex::new(r"<(input|select|textarea)\b")
+        .unwrap()
+        .find_iter(html)
+        .count()
+        > control.find_iter(html).count()
+    {
         problems.push("a form control without an id cannot be labelled".into());
     }
     let image = Regex::new(r"<img\b[^>]*>").unwrap();
