@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod diagnostic;
 pub mod disclosure;
+pub mod history;
 pub mod import;
 pub mod model;
 pub mod render;

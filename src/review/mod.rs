@@ -1,1 +1,12 @@
-//! Semantic review of template changes between two snapshots: what changed, in clinical words, and the version-bump and sign-off rules.
+//! Semantic review of template changes between two snapshots: what changed, in clinical words
+//! (`diff`), the version-bump and sign-off rules (`rules`), commit trailers (`trailers`) and the
+//! output formats (`report`). Git access lives in `cmd::review` and `history`; this module is pure.
+
+pub mod diff;
+pub mod report;
+pub mod rules;
+pub mod trailers;
+
+pub use diff::{Bump, Change, ChangeKind, TemplateDiff, diff_templates};
+pub use report::Review;
+pub use rules::{CommitInfo, RuleId, RuleInputs, RuleResult};
