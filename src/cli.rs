@@ -39,6 +39,16 @@ Exit status: 0 clean, 1 problems found, 2 usage error or unreadable repository.\
 Example:\n  careplans check --format github"
     )]
     Check(CheckArgs),
+    /// Review template changes between two revisions: semantic diff, version bump and sign-off rules
+    #[command(
+        long_about = "List what changed in each template between BASE and HEAD in clinical words, and \
+check the rules: each changed template's version is bumped at least as far as its changes require; \
+a safety change carries a clinical-safety sign-off trailer from someone who did not make it; a \
+template is removed only after it was retired. HEAD defaults to the work tree, uncommitted edits \
+included.\n\nExit status: 0 every rule passes, 1 a rule is broken, 2 usage error or unreadable revision.\n\n\
+Examples:\n  careplans review main\n  careplans review origin/main HEAD --format markdown >> \"$GITHUB_STEP_SUMMARY\""
+    )]
+    Review(ReviewArgs),
     /// Build the static dashboards site
     #[command(
         long_about = "Check the records, analyse the metrics, render every page and write the site \
@@ -67,6 +77,27 @@ pub struct CheckArgs {
     /// Check the records at a git revision (branch, tag, commit) instead of the work tree
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The revision to compare against (e.g. origin/main)
+    pub base: String,
+    /// The revision to review; default: the work tree, uncommitted edits included
+    pub head: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReviewFormat::Markdown)]
+    pub format: ReviewFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReviewFormat {
+    /// A summary table and per-template details, for a pull request comment or job summary
+    Markdown,
+    /// Every change and rule result as JSON
+    Json,
+    /// GitHub Actions workflow commands (annotations)
+    Github,
 }
 
 #[derive(Debug, Args)]

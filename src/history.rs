@@ -45,7 +45,11 @@ struct Touch {
 
 /// Walks history from `head` once. For each commit, only the templates folder is compared with
 /// the first parent; changed template files are parsed at that commit.
-pub fn template_history(workspace: &GitWorkspace, head: Oid, templates_dir: &str) -> Result<History> {
+pub fn template_history(
+    workspace: &GitWorkspace,
+    head: Oid,
+    templates_dir: &str,
+) -> Result<History> {
     let repo = &workspace.repo;
     let folder = if workspace.prefix.is_empty() {
         templates_dir.to_owned()
@@ -73,11 +77,15 @@ pub fn template_history(workspace: &GitWorkspace, head: Oid, templates_dir: &str
         let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut options))?;
         for delta in diff.deltas() {
             let file = delta.new_file();
-            let Some(path) = file.path().and_then(Path::to_str) else { continue };
+            let Some(path) = file.path().and_then(Path::to_str) else {
+                continue;
+            };
             if !(path.ends_with(".yaml") || path.ends_with(".yml")) || file.id().is_zero() {
                 continue; // removals have no new version
             }
-            let Ok(blob) = repo.find_blob(file.id()) else { continue };
+            let Ok(blob) = repo.find_blob(file.id()) else {
+                continue;
+            };
             let Some(template) = parse_template(blob.content()) else {
                 continue; // an invalid revision of a file has no version to show
             };
@@ -98,7 +106,10 @@ pub fn template_history(workspace: &GitWorkspace, head: Oid, templates_dir: &str
     for (id, list) in touches {
         let mut versions: Vec<TemplateVersion> = Vec::new();
         for touch in list {
-            if versions.last().is_some_and(|last| last.template.version == touch.template.version) {
+            if versions
+                .last()
+                .is_some_and(|last| last.template.version == touch.template.version)
+            {
                 continue;
             }
             versions.push(TemplateVersion {

@@ -35,9 +35,20 @@ impl Bump {
     pub fn apply(self, base: Version) -> Version {
         match self {
             Bump::None => base,
-            Bump::Patch => Version { patch: base.patch + 1, ..base },
-            Bump::Minor => Version { major: base.major, minor: base.minor + 1, patch: 0 },
-            Bump::Major => Version { major: base.major + 1, minor: 0, patch: 0 },
+            Bump::Patch => Version {
+                patch: base.patch + 1,
+                ..base
+            },
+            Bump::Minor => Version {
+                major: base.major,
+                minor: base.minor + 1,
+                patch: 0,
+            },
+            Bump::Major => Version {
+                major: base.major + 1,
+                minor: 0,
+                patch: 0,
+            },
         }
     }
 
@@ -62,29 +73,96 @@ pub enum ChangeKind {
     TemplateAdded,
     TemplateRemoved,
     TemplateRetired,
-    TemplateStatusChanged { from: String, to: String },
-    TemplateWording { what: String },
-    TemplateVisibilityChanged { added: Vec<String>, removed: Vec<String> },
-    SectionAdded { section: String },
-    SectionRemoved { section: String },
-    SectionWording { section: String, what: String },
+    TemplateStatusChanged {
+        from: String,
+        to: String,
+    },
+    TemplateWording {
+        what: String,
+    },
+    TemplateVisibilityChanged {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    SectionAdded {
+        section: String,
+    },
+    SectionRemoved {
+        section: String,
+    },
+    SectionWording {
+        section: String,
+        what: String,
+    },
     SectionsReordered,
-    SectionVisibilityChanged { section: String, added: Vec<String>, removed: Vec<String> },
-    FieldAdded { field: String, section: String, required: bool },
-    FieldRemoved { field: String, section: String },
-    FieldMoved { field: String, from: String, to: String },
-    FieldsReordered { section: String },
-    FieldRetyped { field: String, from: String, to: String },
-    OptionAdded { field: String, option: String },
-    OptionRemoved { field: String, option: String },
-    OptionsReordered { field: String },
-    RequiredChanged { field: String, required: bool },
-    CodingChanged { field: String, from: String, to: String },
-    VisibilityChanged { field: String, added: Vec<String>, removed: Vec<String> },
-    SafetyCriticalChanged { field: String, safety_critical: bool },
-    LabelChanged { from: String, to: String },
-    GuidanceChanged { field: String },
-    UnitChanged { field: String, from: String, to: String },
+    SectionVisibilityChanged {
+        section: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    FieldAdded {
+        field: String,
+        section: String,
+        required: bool,
+    },
+    FieldRemoved {
+        field: String,
+        section: String,
+    },
+    FieldMoved {
+        field: String,
+        from: String,
+        to: String,
+    },
+    FieldsReordered {
+        section: String,
+    },
+    FieldRetyped {
+        field: String,
+        from: String,
+        to: String,
+    },
+    OptionAdded {
+        field: String,
+        option: String,
+    },
+    OptionRemoved {
+        field: String,
+        option: String,
+    },
+    OptionsReordered {
+        field: String,
+    },
+    RequiredChanged {
+        field: String,
+        required: bool,
+    },
+    CodingChanged {
+        field: String,
+        from: String,
+        to: String,
+    },
+    VisibilityChanged {
+        field: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    SafetyCriticalChanged {
+        field: String,
+        safety_critical: bool,
+    },
+    LabelChanged {
+        from: String,
+        to: String,
+    },
+    GuidanceChanged {
+        field: String,
+    },
+    UnitChanged {
+        field: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// One change to one template.
@@ -130,9 +208,11 @@ pub struct TemplateDiff {
 pub fn classify(kind: &ChangeKind) -> Bump {
     use ChangeKind::*;
     match kind {
-        TemplateRemoved | SectionRemoved { .. } | FieldRemoved { .. } | OptionRemoved { .. } | FieldRetyped { .. } => {
-            Bump::Major
-        }
+        TemplateRemoved
+        | SectionRemoved { .. }
+        | FieldRemoved { .. }
+        | OptionRemoved { .. }
+        | FieldRetyped { .. } => Bump::Major,
         FieldAdded { required: true, .. } | RequiredChanged { required: true, .. } => Bump::Major,
         CodingChanged { from, .. } if !from.is_empty() => Bump::Major,
         VisibilityChanged { removed, .. }
@@ -142,10 +222,15 @@ pub fn classify(kind: &ChangeKind) -> Bump {
         {
             Bump::Major
         }
-        FieldAdded { .. } | RequiredChanged { .. } | SectionAdded { .. } | OptionAdded { .. } | TemplateRetired => Bump::Minor,
-        CodingChanged { .. } | VisibilityChanged { .. } | SectionVisibilityChanged { .. } | TemplateVisibilityChanged { .. } => {
-            Bump::Minor
-        }
+        FieldAdded { .. }
+        | RequiredChanged { .. }
+        | SectionAdded { .. }
+        | OptionAdded { .. }
+        | TemplateRetired => Bump::Minor,
+        CodingChanged { .. }
+        | VisibilityChanged { .. }
+        | SectionVisibilityChanged { .. }
+        | TemplateVisibilityChanged { .. } => Bump::Minor,
         SafetyCriticalChanged { .. } | TemplateStatusChanged { .. } => Bump::Minor,
         FieldMoved { .. } => Bump::Minor,
         TemplateWording { .. }
@@ -168,11 +253,19 @@ fn join_names(names: &[String]) -> String {
     match names.len() {
         0 => String::new(),
         1 => names[0].clone(),
-        _ => format!("{} and {}", names[..names.len() - 1].join(", "), names[names.len() - 1]),
+        _ => format!(
+            "{} and {}",
+            names[..names.len() - 1].join(", "),
+            names[names.len() - 1]
+        ),
     }
 }
 
-fn describe(kind: &ChangeKind, labels: &BTreeMap<String, String>, sections: &BTreeMap<String, String>) -> String {
+fn describe(
+    kind: &ChangeKind,
+    labels: &BTreeMap<String, String>,
+    sections: &BTreeMap<String, String>,
+) -> String {
     use ChangeKind::*;
     let label = |id: &String| labels.get(id).cloned().unwrap_or_else(|| id.clone());
     let section = |id: &String| sections.get(id).cloned().unwrap_or_else(|| id.clone());
@@ -192,20 +285,39 @@ fn describe(kind: &ChangeKind, labels: &BTreeMap<String, String>, sections: &BTr
         TemplateRetired => "Template retired: no new plans may use it".into(),
         TemplateStatusChanged { from, to } => format!("Status: {from} -> {to}"),
         TemplateWording { what } => format!("Template {what} reworded"),
-        TemplateVisibilityChanged { added, removed } => format!("Whole template: {}", visibility(added, removed)),
+        TemplateVisibilityChanged { added, removed } => {
+            format!("Whole template: {}", visibility(added, removed))
+        }
         SectionAdded { section: s } => format!("New section \"{}\"", section(s)),
         SectionRemoved { section: s } => format!("Section \"{}\" removed", section(s)),
-        SectionWording { section: s, what } => format!("Section \"{}\": {what} reworded", section(s)),
+        SectionWording { section: s, what } => {
+            format!("Section \"{}\": {what} reworded", section(s))
+        }
         SectionsReordered => "Sections reordered".into(),
-        SectionVisibilityChanged { section: s, added, removed } => format!("Section \"{}\": {}", section(s), visibility(added, removed)),
-        FieldAdded { field, section: s, required } => format!(
+        SectionVisibilityChanged {
+            section: s,
+            added,
+            removed,
+        } => format!("Section \"{}\": {}", section(s), visibility(added, removed)),
+        FieldAdded {
+            field,
+            section: s,
+            required,
+        } => format!(
             "New {} field \"{}\" in {}",
             if *required { "required" } else { "optional" },
             label(field),
             section(s)
         ),
-        FieldRemoved { field, section: s } => format!("Field \"{}\" removed from {}", label(field), section(s)),
-        FieldMoved { field, from, to } => format!("{}: moved from {} to {}", label(field), section(from), section(to)),
+        FieldRemoved { field, section: s } => {
+            format!("Field \"{}\" removed from {}", label(field), section(s))
+        }
+        FieldMoved { field, from, to } => format!(
+            "{}: moved from {} to {}",
+            label(field),
+            section(from),
+            section(to)
+        ),
         FieldsReordered { section: s } => format!("Fields reordered in {}", section(s)),
         FieldRetyped { field, from, to } => format!("{}: type {from} -> {to}", label(field)),
         OptionAdded { field, option } => format!("{}: new option \"{option}\"", label(field)),
@@ -214,17 +326,38 @@ fn describe(kind: &ChangeKind, labels: &BTreeMap<String, String>, sections: &BTr
         RequiredChanged { field, required } => format!(
             "{}: {}",
             label(field),
-            if *required { "optional -> required" } else { "required -> optional" }
+            if *required {
+                "optional -> required"
+            } else {
+                "required -> optional"
+            }
         ),
         CodingChanged { field, from, to } => {
-            let show = |code: &String| if code.is_empty() { "none".to_owned() } else { code.clone() };
+            let show = |code: &String| {
+                if code.is_empty() {
+                    "none".to_owned()
+                } else {
+                    code.clone()
+                }
+            };
             format!("{}: coding {} -> {}", label(field), show(from), show(to))
         }
-        VisibilityChanged { field, added, removed } => format!("{}: {}", label(field), visibility(added, removed)),
-        SafetyCriticalChanged { field, safety_critical } => format!(
+        VisibilityChanged {
+            field,
+            added,
+            removed,
+        } => format!("{}: {}", label(field), visibility(added, removed)),
+        SafetyCriticalChanged {
+            field,
+            safety_critical,
+        } => format!(
             "{}: {}",
             label(field),
-            if *safety_critical { "now safety-critical" } else { "no longer safety-critical" }
+            if *safety_critical {
+                "now safety-critical"
+            } else {
+                "no longer safety-critical"
+            }
         ),
         LabelChanged { from, to } => format!("Label \"{from}\" -> \"{to}\""),
         GuidanceChanged { field } => format!("{}: guidance reworded", label(field)),
@@ -275,41 +408,79 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
     }
     for (what, a, b) in [
         ("title", Some(&base.title), Some(&head.title)),
-        ("description", Some(&base.description), Some(&head.description)),
+        (
+            "description",
+            Some(&base.description),
+            Some(&head.description),
+        ),
         ("audience", base.audience.as_ref(), head.audience.as_ref()),
     ] {
         if a != b {
             push(TemplateWording { what: what.into() }, false);
         }
     }
-    let base_fields: BTreeMap<&str, (&Section, &Field)> = base.fields().map(|(s, f)| (f.id.as_str(), (s, f))).collect();
-    let head_fields: BTreeMap<&str, (&Section, &Field)> = head.fields().map(|(s, f)| (f.id.as_str(), (s, f))).collect();
-    let base_sections: BTreeMap<&str, &Section> = base.sections.iter().map(|s| (s.id.as_str(), s)).collect();
-    let head_sections: BTreeMap<&str, &Section> = head.sections.iter().map(|s| (s.id.as_str(), s)).collect();
+    let base_fields: BTreeMap<&str, (&Section, &Field)> = base
+        .fields()
+        .map(|(s, f)| (f.id.as_str(), (s, f)))
+        .collect();
+    let head_fields: BTreeMap<&str, (&Section, &Field)> = head
+        .fields()
+        .map(|(s, f)| (f.id.as_str(), (s, f)))
+        .collect();
+    let base_sections: BTreeMap<&str, &Section> =
+        base.sections.iter().map(|s| (s.id.as_str(), s)).collect();
+    let head_sections: BTreeMap<&str, &Section> =
+        head.sections.iter().map(|s| (s.id.as_str(), s)).collect();
 
     // Template-wide visibility, when every section changes the same way.
     for section in &base.sections {
         if !head_sections.contains_key(section.id.as_str()) {
             let safety = section.fields.iter().any(|f| f.safety_critical);
-            push(SectionRemoved { section: section.id.clone() }, safety);
+            push(
+                SectionRemoved {
+                    section: section.id.clone(),
+                },
+                safety,
+            );
         }
     }
     for section in &head.sections {
         match base_sections.get(section.id.as_str()) {
-            None => push(SectionAdded { section: section.id.clone() }, section.fields.iter().any(|f| f.safety_critical)),
+            None => push(
+                SectionAdded {
+                    section: section.id.clone(),
+                },
+                section.fields.iter().any(|f| f.safety_critical),
+            ),
             Some(old) => {
                 if old.title != section.title {
-                    push(SectionWording { section: section.id.clone(), what: "title".into() }, false);
+                    push(
+                        SectionWording {
+                            section: section.id.clone(),
+                            what: "title".into(),
+                        },
+                        false,
+                    );
                 }
                 if old.guidance != section.guidance {
-                    push(SectionWording { section: section.id.clone(), what: "guidance".into() }, false);
+                    push(
+                        SectionWording {
+                            section: section.id.clone(),
+                            what: "guidance".into(),
+                        },
+                        false,
+                    );
                 }
                 let before: BTreeSet<Service> = base.section_services(old).into_iter().collect();
                 let after: BTreeSet<Service> = head.section_services(section).into_iter().collect();
                 if before != after {
                     let added: Vec<Service> = after.difference(&before).copied().collect();
                     let removed: Vec<Service> = before.difference(&after).copied().collect();
-                    let safety = section.fields.iter().chain(&old.fields).any(|f| f.safety_critical);
+                    let safety = section
+                        .fields
+                        .iter()
+                        .chain(&old.fields)
+                        .any(|f| f.safety_critical);
                     push(
                         SectionVisibilityChanged {
                             section: section.id.clone(),
@@ -324,7 +495,10 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
     }
     let common_sections = |list: &[Section]| -> Vec<String> {
         list.iter()
-            .filter(|s| base_sections.contains_key(s.id.as_str()) && head_sections.contains_key(s.id.as_str()))
+            .filter(|s| {
+                base_sections.contains_key(s.id.as_str())
+                    && head_sections.contains_key(s.id.as_str())
+            })
             .map(|s| s.id.clone())
             .collect()
     };
@@ -334,14 +508,24 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
 
     for (id, (section, field)) in &base_fields {
         if !head_fields.contains_key(id) {
-            push(FieldRemoved { field: id.to_string(), section: section.id.clone() }, field.safety_critical);
+            push(
+                FieldRemoved {
+                    field: id.to_string(),
+                    section: section.id.clone(),
+                },
+                field.safety_critical,
+            );
         }
     }
     for section in &head.sections {
         for field in &section.fields {
             let Some((old_section, old)) = base_fields.get(field.id.as_str()) else {
                 push(
-                    FieldAdded { field: field.id.clone(), section: section.id.clone(), required: field.required },
+                    FieldAdded {
+                        field: field.id.clone(),
+                        section: section.id.clone(),
+                        required: field.required,
+                    },
                     field.safety_critical,
                 );
                 continue;
@@ -349,54 +533,121 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
             let safety = field.safety_critical || old.safety_critical;
             let id = field.id.clone();
             if old_section.id != section.id {
-                push(FieldMoved { field: id.clone(), from: old_section.id.clone(), to: section.id.clone() }, safety);
+                push(
+                    FieldMoved {
+                        field: id.clone(),
+                        from: old_section.id.clone(),
+                        to: section.id.clone(),
+                    },
+                    safety,
+                );
             }
             if old.field_type != field.field_type {
-                push(FieldRetyped { field: id.clone(), from: type_name(old), to: type_name(field) }, safety);
+                push(
+                    FieldRetyped {
+                        field: id.clone(),
+                        from: type_name(old),
+                        to: type_name(field),
+                    },
+                    safety,
+                );
             }
             let old_options: Vec<&str> = old.options.iter().map(|o| o.label()).collect();
             let new_options: Vec<&str> = field.options.iter().map(|o| o.label()).collect();
             for option in &old_options {
                 if !new_options.contains(option) {
-                    push(OptionRemoved { field: id.clone(), option: option.to_string() }, safety);
+                    push(
+                        OptionRemoved {
+                            field: id.clone(),
+                            option: option.to_string(),
+                        },
+                        safety,
+                    );
                 }
             }
             for option in &new_options {
                 if !old_options.contains(option) {
-                    push(OptionAdded { field: id.clone(), option: option.to_string() }, safety);
+                    push(
+                        OptionAdded {
+                            field: id.clone(),
+                            option: option.to_string(),
+                        },
+                        safety,
+                    );
                 }
             }
-            let kept_old: Vec<&&str> = old_options.iter().filter(|o| new_options.contains(o)).collect();
-            let kept_new: Vec<&&str> = new_options.iter().filter(|o| old_options.contains(o)).collect();
+            let kept_old: Vec<&&str> = old_options
+                .iter()
+                .filter(|o| new_options.contains(o))
+                .collect();
+            let kept_new: Vec<&&str> = new_options
+                .iter()
+                .filter(|o| old_options.contains(o))
+                .collect();
             if kept_old != kept_new {
                 push(OptionsReordered { field: id.clone() }, safety);
             }
             if old.required != field.required {
-                push(RequiredChanged { field: id.clone(), required: field.required }, safety);
+                push(
+                    RequiredChanged {
+                        field: id.clone(),
+                        required: field.required,
+                    },
+                    safety,
+                );
             }
             let (old_coding, new_coding) = (coding(old), coding(field));
             if old_coding != new_coding {
-                push(CodingChanged { field: id.clone(), from: old_coding, to: new_coding }, safety);
+                push(
+                    CodingChanged {
+                        field: id.clone(),
+                        from: old_coding,
+                        to: new_coding,
+                    },
+                    safety,
+                );
             }
             // Visibility changes that come from the section are reported once, for the section.
             let section_before: BTreeSet<Service> = base_sections
                 .get(section.id.as_str())
                 .map(|s| base.section_services(s).into_iter().collect())
                 .unwrap_or_default();
-            let section_after: BTreeSet<Service> = head.section_services(section).into_iter().collect();
-            let before: BTreeSet<Service> = base.services_for(old_section, old).into_iter().collect();
+            let section_after: BTreeSet<Service> =
+                head.section_services(section).into_iter().collect();
+            let before: BTreeSet<Service> =
+                base.services_for(old_section, old).into_iter().collect();
             let after: BTreeSet<Service> = head.services_for(section, field).into_iter().collect();
-            let own_change = before != after && !(before == section_before && after == section_after);
+            let own_change =
+                before != after && !(before == section_before && after == section_after);
             if own_change {
                 let added: Vec<Service> = after.difference(&before).copied().collect();
                 let removed: Vec<Service> = before.difference(&after).copied().collect();
-                push(VisibilityChanged { field: id.clone(), added: service_names(&added), removed: service_names(&removed) }, safety);
+                push(
+                    VisibilityChanged {
+                        field: id.clone(),
+                        added: service_names(&added),
+                        removed: service_names(&removed),
+                    },
+                    safety,
+                );
             }
             if old.safety_critical != field.safety_critical {
-                push(SafetyCriticalChanged { field: id.clone(), safety_critical: field.safety_critical }, true);
+                push(
+                    SafetyCriticalChanged {
+                        field: id.clone(),
+                        safety_critical: field.safety_critical,
+                    },
+                    true,
+                );
             }
             if old.label != field.label {
-                push(LabelChanged { from: old.label.clone(), to: field.label.clone() }, safety);
+                push(
+                    LabelChanged {
+                        from: old.label.clone(),
+                        to: field.label.clone(),
+                    },
+                    safety,
+                );
             }
             if old.guidance != field.guidance {
                 push(GuidanceChanged { field: id.clone() }, safety);
@@ -415,18 +666,26 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
     }
     // Field order within sections that exist on both sides.
     for section in &head.sections {
-        let Some(old) = base_sections.get(section.id.as_str()) else { continue };
+        let Some(old) = base_sections.get(section.id.as_str()) else {
+            continue;
+        };
         let common = |fields: &[Field]| -> Vec<String> {
             fields
                 .iter()
                 .filter(|f| {
-                    old.fields.iter().any(|o| o.id == f.id) && section.fields.iter().any(|n| n.id == f.id)
+                    old.fields.iter().any(|o| o.id == f.id)
+                        && section.fields.iter().any(|n| n.id == f.id)
                 })
                 .map(|f| f.id.clone())
                 .collect()
         };
         if common(&old.fields) != common(&section.fields) {
-            push(FieldsReordered { section: section.id.clone() }, false);
+            push(
+                FieldsReordered {
+                    section: section.id.clone(),
+                },
+                false,
+            );
         }
     }
     out
@@ -436,13 +695,23 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
 pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff> {
     let base_by_id: BTreeMap<&str, &Template> = base.iter().map(|t| (t.id.as_str(), t)).collect();
     let head_by_id: BTreeMap<&str, &Template> = head.iter().map(|t| (t.id.as_str(), t)).collect();
-    let ids: BTreeSet<&str> = base_by_id.keys().chain(head_by_id.keys()).copied().collect();
+    let ids: BTreeSet<&str> = base_by_id
+        .keys()
+        .chain(head_by_id.keys())
+        .copied()
+        .collect();
     let mut out = Vec::new();
     for id in ids {
         let (old, new) = (base_by_id.get(id).copied(), head_by_id.get(id).copied());
         let kinds: Vec<(ChangeKind, bool)> = match (old, new) {
-            (None, Some(t)) => vec![(ChangeKind::TemplateAdded, t.fields().any(|(_, f)| f.safety_critical))],
-            (Some(t), None) => vec![(ChangeKind::TemplateRemoved, t.fields().any(|(_, f)| f.safety_critical))],
+            (None, Some(t)) => vec![(
+                ChangeKind::TemplateAdded,
+                t.fields().any(|(_, f)| f.safety_critical),
+            )],
+            (Some(t), None) => vec![(
+                ChangeKind::TemplateRemoved,
+                t.fields().any(|(_, f)| f.safety_critical),
+            )],
             (Some(a), Some(b)) => diff_template(a, b),
             (None, None) => continue,
         };
@@ -461,7 +730,7 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
                 }
             }
         }
-        let changes: Vec<Change> = kinds
+        let mut changes: Vec<Change> = kinds
             .into_iter()
             .map(|(kind, safety)| Change {
                 bump: classify(&kind),
@@ -470,6 +739,8 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
                 kind,
             })
             .collect();
+        // Most consequential first: a reviewer reads the top of the list.
+        changes.sort_by_key(|c| (std::cmp::Reverse(c.bump), !c.safety));
         let template = new.or(old).expect("one side exists");
         out.push(TemplateDiff {
             id: id.to_owned(),
@@ -557,7 +828,10 @@ sections:
         );
         let change = one_change(&head);
         assert_eq!(change.bump, Bump::Major);
-        assert_eq!(change.description, "New required field \"Key safe\" in Preferences");
+        assert_eq!(
+            change.description,
+            "New required field \"Key safe\" in Preferences"
+        );
     }
 
     #[test]
@@ -571,7 +845,11 @@ sections:
 
     #[test]
     fn making_cpr_decision_optional_is_a_safety_change() {
-        let head = BASE.replacen("        required: true\n        safety_critical: true\n", "        required: false\n        safety_critical: true\n", 1);
+        let head = BASE.replacen(
+            "        required: true\n        safety_critical: true\n",
+            "        required: false\n        safety_critical: true\n",
+            1,
+        );
         let change = one_change(&head);
         assert_eq!(change.description, "CPR decision: required -> optional");
         assert_eq!(change.bump, Bump::Minor);
@@ -580,15 +858,24 @@ sections:
 
     #[test]
     fn removing_an_option_is_major() {
-        let change = one_change(&BASE.replace("[For CPR, Not for CPR, Not yet decided]", "[For CPR, Not for CPR]"));
+        let change = one_change(&BASE.replace(
+            "[For CPR, Not for CPR, Not yet decided]",
+            "[For CPR, Not for CPR]",
+        ));
         assert_eq!(change.bump, Bump::Major);
-        assert_eq!(change.description, "CPR decision: option \"Not yet decided\" removed");
+        assert_eq!(
+            change.description,
+            "CPR decision: option \"Not yet decided\" removed"
+        );
         assert!(change.safety);
     }
 
     #[test]
     fn adding_an_option_is_minor() {
-        let change = one_change(&BASE.replace("[Home, Hospice, Hospital]", "[Home, Hospice, Hospital, Care home]"));
+        let change = one_change(&BASE.replace(
+            "[Home, Hospice, Hospital]",
+            "[Home, Hospice, Hospital, Care home]",
+        ));
         assert_eq!(change.bump, Bump::Minor);
         assert!(!change.safety);
     }
@@ -601,9 +888,15 @@ sections:
 
     #[test]
     fn wording_change_is_patch() {
-        let change = one_change(&BASE.replace("label: What matters to me", "label: What matters most to me"));
+        let change = one_change(&BASE.replace(
+            "label: What matters to me",
+            "label: What matters most to me",
+        ));
         assert_eq!(change.bump, Bump::Patch);
-        assert_eq!(change.description, "Label \"What matters to me\" -> \"What matters most to me\"");
+        assert_eq!(
+            change.description,
+            "Label \"What matters to me\" -> \"What matters most to me\""
+        );
     }
 
     #[test]
@@ -613,26 +906,43 @@ sections:
             "      - id: wishes\n        label: What matters to me\n        type: long_text\n        required: false\n        safety_critical: false\n      - id: preferred_place\n        label: Preferred place of death\n        type: choice\n        options: [Home, Hospice, Hospital]\n        required: false\n        safety_critical: false\n",
         );
         let change = one_change(&head);
-        assert_eq!(change.kind, ChangeKind::FieldsReordered { section: "preferences".into() });
+        assert_eq!(
+            change.kind,
+            ChangeKind::FieldsReordered {
+                section: "preferences".into()
+            }
+        );
         assert_eq!(change.bump, Bump::Patch);
     }
 
     #[test]
-    fn removing_a_section_is_major_and_safety_when_it_held_safety_fields() {
+    fn removing_a_section_is_major_and_safety_only_when_it_held_safety_fields() {
+        // Without the preferences section: major, and not a safety change.
         let cut = BASE.find("  - id: preferences").unwrap();
-        let head = BASE[..cut].to_owned();
+        let d = diff(&BASE[..cut]);
+        assert_eq!(d.required_bump, Bump::Major);
+        assert!(!d.safety);
+        // Without the CPR section: major and a safety change.
+        let start = BASE.find("  - id: cpr\n").unwrap();
+        let end = BASE.find("  - id: preferences").unwrap();
+        let head = format!("{}{}", &BASE[..start], &BASE[end..]);
         let d = diff(&head);
         assert_eq!(d.required_bump, Bump::Major);
-        let without_cpr = BASE.replace("  - id: cpr\n    title: CPR\n", "  - id: cpr\n    title: CPR\n").to_owned();
-        assert!(!diff_templates(&[template(BASE)], &[template(&without_cpr)]).iter().any(|d| d.safety));
+        assert!(d.safety);
     }
 
     #[test]
     fn hiding_a_section_from_a_service_is_major_and_reported_once() {
-        let head = BASE.replace("    title: Preferences\n", "    title: Preferences\n    visible_to: [gp, ooh-gp, ed, las]\n");
+        let head = BASE.replace(
+            "    title: Preferences\n",
+            "    title: Preferences\n    visible_to: [gp, ooh-gp, ed, las]\n",
+        );
         let change = one_change(&head);
         assert_eq!(change.bump, Bump::Major);
-        assert_eq!(change.description, "Section \"Preferences\": no longer seen by NHS 111");
+        assert_eq!(
+            change.description,
+            "Section \"Preferences\": no longer seen by NHS 111"
+        );
     }
 
     #[test]
@@ -644,7 +954,13 @@ sections:
                 "    fields:\n      - id: wishes\n        label: What matters to me\n        type: long_text\n        required: false\n        safety_critical: false\n      - id: cpr_decision",
             );
         let d = diff(&head);
-        assert!(d.changes.iter().any(|c| c.description == "What matters to me: moved from Preferences to CPR"), "{:?}", d.changes);
+        assert!(
+            d.changes
+                .iter()
+                .any(|c| c.description == "What matters to me: moved from Preferences to CPR"),
+            "{:?}",
+            d.changes
+        );
     }
 
     #[test]
@@ -655,7 +971,10 @@ sections:
         );
         let change = one_change(&head);
         assert!(change.safety);
-        assert_eq!(change.description, "Preferred place of death: now safety-critical");
+        assert_eq!(
+            change.description,
+            "Preferred place of death: now safety-critical"
+        );
     }
 
     #[test]
@@ -670,10 +989,24 @@ sections:
 
     #[test]
     fn bump_arithmetic() {
-        let v = Version { major: 1, minor: 2, patch: 3 };
+        let v = Version {
+            major: 1,
+            minor: 2,
+            patch: 3,
+        };
         assert_eq!(Bump::Major.apply(v).to_string(), "2.0.0");
         assert_eq!(Bump::Minor.apply(v).to_string(), "1.3.0");
         assert_eq!(Bump::Patch.apply(v).to_string(), "1.2.4");
-        assert_eq!(Bump::between(v, Version { major: 1, minor: 3, patch: 0 }), Bump::Minor);
+        assert_eq!(
+            Bump::between(
+                v,
+                Version {
+                    major: 1,
+                    minor: 3,
+                    patch: 0
+                }
+            ),
+            Bump::Minor
+        );
     }
 }

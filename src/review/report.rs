@@ -14,6 +14,9 @@ pub struct Review {
     pub head: String,
     pub templates: Vec<TemplateDiff>,
     pub rules: Vec<RuleResult>,
+    /// Where template files live, for annotations.
+    #[serde(skip)]
+    pub templates_dir: String,
 }
 
 impl Review {
@@ -42,7 +45,11 @@ pub fn render_markdown(review: &Review) -> String {
     let verdict = if review.passed() {
         "✅ passed".to_owned()
     } else {
-        format!("❌ {} rule{} broken", review.failures(), if review.failures() == 1 { "" } else { "s" })
+        format!(
+            "❌ {} rule{} broken",
+            review.failures(),
+            if review.failures() == 1 { "" } else { "s" }
+        )
     };
     let _ = writeln!(out, "## Care-plan template review: {verdict}\n");
     let _ = writeln!(out, "Comparing `{}` with `{}`.\n", review.base, review.head);
@@ -50,10 +57,17 @@ pub fn render_markdown(review: &Review) -> String {
         let _ = writeln!(out, "No template changed.");
         return out;
     }
-    let _ = writeln!(out, "| Template | Version | Required bump | Safety change | Rules |");
+    let _ = writeln!(
+        out,
+        "| Template | Version | Required bump | Safety change | Rules |"
+    );
     let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
     for diff in &review.templates {
-        let rules: Vec<&RuleResult> = review.rules.iter().filter(|r| r.template == diff.id).collect();
+        let rules: Vec<&RuleResult> = review
+            .rules
+            .iter()
+            .filter(|r| r.template == diff.id)
+            .collect();
         let status = if rules.is_empty() {
             "–".to_owned()
         } else if rules.iter().all(|r| r.passed) {
@@ -77,11 +91,28 @@ pub fn render_markdown(review: &Review) -> String {
             let _ = writeln!(out, "No changes to the template's content.");
         }
         for change in &diff.changes {
-            let marker = if change.bump == Bump::None { String::new() } else { format!("**{}**", change.bump) };
+            let marker = if change.bump == Bump::None {
+                String::new()
+            } else {
+                format!("**{}**", change.bump)
+            };
             let safety = if change.safety { " ⚠️ safety" } else { "" };
-            let _ = writeln!(out, "- {}{safety}: {}", if marker.is_empty() { "listed".into() } else { marker }, change.description);
+            let _ = writeln!(
+                out,
+                "- {}{safety}: {}",
+                if marker.is_empty() {
+                    "listed".into()
+                } else {
+                    marker
+                },
+                change.description
+            );
         }
-        let rules: Vec<&RuleResult> = review.rules.iter().filter(|r| r.template == diff.id).collect();
+        let rules: Vec<&RuleResult> = review
+            .rules
+            .iter()
+            .filter(|r| r.template == diff.id)
+            .collect();
         if !rules.is_empty() {
             let _ = writeln!(out, "\n**Rules**\n");
             for rule in rules {
@@ -105,8 +136,13 @@ pub fn render_json(review: &Review) -> String {
 }
 
 /// Workflow commands: an error per broken rule and a notice per safety change, on the file.
-pub fn render_github(review: &Review, templates_dir: &str) -> String {
-    let escape = |text: &str| text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+pub fn render_github(review: &Review) -> String {
+    let templates_dir = review.templates_dir.as_str();
+    let escape = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
     let property = |text: &str| escape(text).replace(':', "%3A").replace(',', "%2C");
     let mut out = String::new();
     for rule in review.rules.iter().filter(|r| !r.passed) {
@@ -124,7 +160,12 @@ pub fn render_github(review: &Review, templates_dir: &str) -> String {
         );
     }
     for diff in review.templates.iter().filter(|d| d.safety) {
-        let changes: Vec<&str> = diff.changes.iter().filter(|c| c.safety).map(|c| c.description.as_str()).collect();
+        let changes: Vec<&str> = diff
+            .changes
+            .iter()
+            .filter(|c| c.safety)
+            .map(|c| c.description.as_str())
+            .collect();
         let _ = writeln!(
             out,
             "::notice file={},title=safety change::{}",
@@ -136,7 +177,11 @@ pub fn render_github(review: &Review, templates_dir: &str) -> String {
         out,
         "review of {} template(s): {}",
         review.templates.len(),
-        if review.passed() { "passed".to_owned() } else { format!("{} rule(s) broken", review.failures()) }
+        if review.passed() {
+            "passed".to_owned()
+        } else {
+            format!("{} rule(s) broken", review.failures())
+        }
     );
     out
 }

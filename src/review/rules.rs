@@ -68,7 +68,8 @@ pub struct RuleInputs<'a> {
 fn same_person(signer: &str, name: &str, email: &str) -> bool {
     let signer = signer.to_lowercase();
     (!email.is_empty() && signer.contains(&email.to_lowercase()))
-        || (!name.is_empty() && signer.split('<').next().unwrap_or("").trim() == name.to_lowercase())
+        || (!name.is_empty()
+            && signer.split('<').next().unwrap_or("").trim() == name.to_lowercase())
 }
 
 pub fn evaluate(diffs: &[TemplateDiff], inputs: &RuleInputs<'_>) -> Vec<RuleResult> {
@@ -120,17 +121,38 @@ fn version_rule(diff: &TemplateDiff) -> RuleResult {
         fix,
     };
     if head < base {
-        return result(false, format!("version went down from {base} to {head}"), Some(format!("set the version to {} or higher", required.max(Bump::Patch).apply(base))));
+        return result(
+            false,
+            format!("version went down from {base} to {head}"),
+            Some(format!(
+                "set the version to {} or higher",
+                required.max(Bump::Patch).apply(base)
+            )),
+        );
     }
     if required == Bump::None {
         return if head == base {
-            result(true, format!("no changes and the version stays {base}"), None)
+            result(
+                true,
+                format!("no changes and the version stays {base}"),
+                None,
+            )
         } else {
-            result(false, format!("version changed from {base} to {head} but nothing in the template changed"), Some(format!("set the version back to {base}")))
+            result(
+                false,
+                format!(
+                    "version changed from {base} to {head} but nothing in the template changed"
+                ),
+                Some(format!("set the version back to {base}")),
+            )
         };
     }
     if made >= required {
-        result(true, format!("{base} -> {head} is a {made} bump; the changes need {required}"), None)
+        result(
+            true,
+            format!("{base} -> {head} is a {made} bump; the changes need {required}"),
+            None,
+        )
     } else {
         let target = required.apply(base);
         let message = if head == base {
@@ -138,7 +160,13 @@ fn version_rule(diff: &TemplateDiff) -> RuleResult {
         } else {
             format!("{base} -> {head} is a {made} bump; the changes need a {required} bump")
         };
-        result(false, message, Some(format!("set `version: \"{target}\"` (a {required} bump) or higher")))
+        result(
+            false,
+            message,
+            Some(format!(
+                "set `version: \"{target}\"` (a {required} bump) or higher"
+            )),
+        )
     }
 }
 
@@ -150,12 +178,16 @@ fn signoff_rule(diff: &TemplateDiff, inputs: &RuleInputs<'_>) -> RuleResult {
         .filter(|c| c.touched_templates.contains(&diff.id))
         .map(|c| (c.author_name.clone(), c.author_email.clone()))
         .collect();
-    if let Some((name, email, touched)) = &inputs.uncommitted {
-        if touched.contains(&diff.id) {
-            authors.push((name.clone(), email.clone()));
-        }
+    if let Some((name, email, touched)) = &inputs.uncommitted
+        && touched.contains(&diff.id)
+    {
+        authors.push((name.clone(), email.clone()));
     }
-    let signers: Vec<&str> = inputs.commits.iter().flat_map(|c| values(&c.trailers, key)).collect();
+    let signers: Vec<&str> = inputs
+        .commits
+        .iter()
+        .flat_map(|c| values(&c.trailers, key))
+        .collect();
     let independent: Vec<&str> = signers
         .iter()
         .copied()
@@ -183,7 +215,10 @@ fn signoff_rule(diff: &TemplateDiff, inputs: &RuleInputs<'_>) -> RuleResult {
             rule: RuleId::SafetySignoff,
             template: diff.id.clone(),
             passed: false,
-            message: format!("the only `{key}` sign-off is by an author of the change ({})", signers.join(", ")),
+            message: format!(
+                "the only `{key}` sign-off is by an author of the change ({})",
+                signers.join(", ")
+            ),
             fix: Some(fix),
         },
     }
@@ -201,7 +236,13 @@ mod tests {
             author_name: author.into(),
             author_email: format!("{}@example.nhs.uk", author.to_lowercase()),
             subject: "change".into(),
-            trailers: trailers.iter().map(|(k, v)| Trailer { key: (*k).into(), value: (*v).into() }).collect(),
+            trailers: trailers
+                .iter()
+                .map(|(k, v)| Trailer {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
             touched_templates: touched.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
@@ -210,11 +251,19 @@ mod tests {
         let diffs = diff_templates(&[template(BASE)], &[template(head)]);
         evaluate(
             &diffs,
-            &RuleInputs { commits, uncommitted: None, signoff_trailer: "Clinical-safety-approved-by", retired_at_base: &[] },
+            &RuleInputs {
+                commits,
+                uncommitted: None,
+                signoff_trailer: "Clinical-safety-approved-by",
+                retired_at_base: &[],
+            },
         )
     }
 
-    const OPTIONAL_CPR: (&str, &str) = ("        required: true\n        safety_critical: true\n", "        required: false\n        safety_critical: true\n");
+    const OPTIONAL_CPR: (&str, &str) = (
+        "        required: true\n        safety_critical: true\n",
+        "        required: false\n        safety_critical: true\n",
+    );
 
     #[test]
     fn minor_bump_for_required_field_fails_with_the_version_to_use() {
@@ -225,13 +274,22 @@ mod tests {
         let results = run(&head, &[]);
         assert_eq!(results.len(), 1);
         assert!(!results[0].passed);
-        assert!(results[0].message.contains("need a major bump"), "{}", results[0].message);
-        assert_eq!(results[0].fix.as_deref(), Some("set `version: \"2.0.0\"` (a major bump) or higher"));
+        assert!(
+            results[0].message.contains("need a major bump"),
+            "{}",
+            results[0].message
+        );
+        assert_eq!(
+            results[0].fix.as_deref(),
+            Some("set `version: \"2.0.0\"` (a major bump) or higher")
+        );
     }
 
     #[test]
     fn enough_bump_passes() {
-        let head = BASE.replace("version: \"1.2.0\"", "version: \"1.2.1\"").replace("label: What matters to me", "label: What matters most");
+        let head = BASE
+            .replace("version: \"1.2.0\"", "version: \"1.2.1\"")
+            .replace("label: What matters to me", "label: What matters most");
         assert!(run(&head, &[]).iter().all(|r| r.passed));
     }
 
@@ -240,32 +298,58 @@ mod tests {
         let head = BASE.replace("version: \"1.2.0\"", "version: \"1.3.0\"");
         let results = run(&head, &[]);
         assert!(!results[0].passed);
-        assert_eq!(results[0].fix.as_deref(), Some("set the version back to 1.2.0"));
+        assert_eq!(
+            results[0].fix.as_deref(),
+            Some("set the version back to 1.2.0")
+        );
     }
 
     #[test]
     fn safety_change_without_signoff_fails() {
-        let head = BASE.replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1).replace("1.2.0", "1.3.0");
+        let head = BASE
+            .replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1)
+            .replace("1.2.0", "1.3.0");
         let results = run(&head, &[commit("Ann", &["ucp"], &[])]);
-        let signoff = results.iter().find(|r| r.rule == RuleId::SafetySignoff).unwrap();
+        let signoff = results
+            .iter()
+            .find(|r| r.rule == RuleId::SafetySignoff)
+            .unwrap();
         assert!(!signoff.passed);
     }
 
     #[test]
     fn signoff_by_the_author_does_not_count() {
-        let head = BASE.replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1).replace("1.2.0", "1.3.0");
-        let commits = [commit("Ann", &["ucp"], &[("Clinical-safety-approved-by", "Ann <ann@example.nhs.uk>")])];
-        let signoff = run(&head, &commits).into_iter().find(|r| r.rule == RuleId::SafetySignoff).unwrap();
+        let head = BASE
+            .replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1)
+            .replace("1.2.0", "1.3.0");
+        let commits = [commit(
+            "Ann",
+            &["ucp"],
+            &[("Clinical-safety-approved-by", "Ann <ann@example.nhs.uk>")],
+        )];
+        let signoff = run(&head, &commits)
+            .into_iter()
+            .find(|r| r.rule == RuleId::SafetySignoff)
+            .unwrap();
         assert!(!signoff.passed);
         assert!(signoff.message.contains("author of the change"));
     }
 
     #[test]
     fn signoff_by_a_second_person_passes() {
-        let head = BASE.replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1).replace("1.2.0", "1.3.0");
+        let head = BASE
+            .replacen(OPTIONAL_CPR.0, OPTIONAL_CPR.1, 1)
+            .replace("1.2.0", "1.3.0");
         let commits = [
             commit("Ann", &["ucp"], &[]),
-            commit("Ann", &[], &[("clinical-safety-approved-by", "Dr Bola Ade <bola@example.nhs.uk>")]),
+            commit(
+                "Ann",
+                &[],
+                &[(
+                    "clinical-safety-approved-by",
+                    "Dr Bola Ade <bola@example.nhs.uk>",
+                )],
+            ),
         ];
         assert!(run(&head, &commits).iter().all(|r| r.passed));
     }
@@ -273,8 +357,17 @@ mod tests {
     #[test]
     fn removal_needs_retirement_at_base() {
         let diffs = diff_templates(&[template(BASE)], &[]);
-        let inputs = |retired: &'static [String]| RuleInputs { commits: &[], uncommitted: None, signoff_trailer: "X", retired_at_base: retired };
+        let inputs = |retired: &'static [String]| RuleInputs {
+            commits: &[],
+            uncommitted: None,
+            signoff_trailer: "X",
+            retired_at_base: retired,
+        };
         let results = evaluate(&diffs, &inputs(&[]));
-        assert!(results.iter().any(|r| r.rule == RuleId::RemoveAfterRetired && !r.passed));
+        assert!(
+            results
+                .iter()
+                .any(|r| r.rule == RuleId::RemoveAfterRetired && !r.passed)
+        );
     }
 }

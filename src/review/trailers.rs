@@ -30,7 +30,10 @@ pub fn parse_trailers(message: &str) -> Vec<Trailer> {
     let text = message.replace("\r\n", "\n");
     let mut lines: Vec<&str> = text.lines().collect();
     // Trailing blank and comment lines are not part of the message proper.
-    while lines.last().is_some_and(|l| l.trim().is_empty() || l.starts_with('#')) {
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.starts_with('#'))
+    {
         lines.pop();
     }
     // The subject paragraph (up to the first blank line) never holds trailers.
@@ -65,22 +68,23 @@ pub fn parse_trailers(message: &str) -> Vec<Trailer> {
     let mut last_was_trailer = false;
     for line in block {
         if line.starts_with([' ', '\t']) {
-            if last_was_trailer {
-                if let Some(last) = out.last_mut() {
-                    let more = line.trim();
-                    if !more.is_empty() {
-                        if !last.value.is_empty() {
-                            last.value.push(' ');
-                        }
-                        last.value.push_str(more);
+            if last_was_trailer && let Some(last) = out.last_mut() {
+                let more = line.trim();
+                if !more.is_empty() {
+                    if !last.value.is_empty() {
+                        last.value.push(' ');
                     }
+                    last.value.push_str(more);
                 }
             }
             continue;
         }
         match split_trailer(line) {
             Some((key, value)) => {
-                out.push(Trailer { key: key.to_owned(), value: value.to_owned() });
+                out.push(Trailer {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                });
                 last_was_trailer = true;
             }
             None => last_was_trailer = false,
@@ -91,7 +95,10 @@ pub fn parse_trailers(message: &str) -> Vec<Trailer> {
 
 /// The values of every trailer whose key matches `key` (case-insensitive, as git compares).
 pub fn values<'a>(trailers: &'a [Trailer], key: &str) -> impl Iterator<Item = &'a str> {
-    trailers.iter().filter(move |t| t.key.eq_ignore_ascii_case(key)).map(|t| t.value.as_str())
+    trailers
+        .iter()
+        .filter(move |t| t.key.eq_ignore_ascii_case(key))
+        .map(|t| t.value.as_str())
 }
 
 #[cfg(test)]
@@ -100,19 +107,43 @@ mod tests {
 
     /// Messages and what `git interpret-trailers --parse` printed for them (git 2.47).
     const CASES: &[(&str, &str)] = &[
-        ("Subject\n\nBody line\n\nReviewed-by: A <a@x>\nClinical-safety-approved-by: B\n", "Reviewed-by: A <a@x>\nClinical-safety-approved-by: B\n"),
-        ("Subject\n\nReviewed-by: A\n  continued here\nSigned-off-by: C\n", "Reviewed-by: A continued here\nSigned-off-by: C\n"),
-        ("Subject\n\nSigned-off-by: looks like trailer in body\nmore body text\n\nJust a paragraph\n", ""),
-        ("Subject\r\n\r\nBody\r\n\r\nReviewed-by: A\r\nClinical-safety-approved-by: B\r\n", "Reviewed-by: A\nClinical-safety-approved-by: B\n"),
+        (
+            "Subject\n\nBody line\n\nReviewed-by: A <a@x>\nClinical-safety-approved-by: B\n",
+            "Reviewed-by: A <a@x>\nClinical-safety-approved-by: B\n",
+        ),
+        (
+            "Subject\n\nReviewed-by: A\n  continued here\nSigned-off-by: C\n",
+            "Reviewed-by: A continued here\nSigned-off-by: C\n",
+        ),
+        (
+            "Subject\n\nSigned-off-by: looks like trailer in body\nmore body text\n\nJust a paragraph\n",
+            "",
+        ),
+        (
+            "Subject\r\n\r\nBody\r\n\r\nReviewed-by: A\r\nClinical-safety-approved-by: B\r\n",
+            "Reviewed-by: A\nClinical-safety-approved-by: B\n",
+        ),
         ("Reviewed-by: only subject\n", ""),
-        ("Subject\n\nBody\n\nSigned-off-by: X\nnot a trailer line\nanother one\n", "Signed-off-by: X\n"),
+        (
+            "Subject\n\nBody\n\nSigned-off-by: X\nnot a trailer line\nanother one\n",
+            "Signed-off-by: X\n",
+        ),
         ("Subject\n\nBody\n\nFoo: bar\nnot a trailer\n", ""),
-        ("Subject\n\nKey : spaced\nKey2:nospace\n", "Key: spaced\nKey2: nospace\n"),
-        ("Subject\n\nBody\n\nReviewed-by: A\n\n# a comment\n", "Reviewed-by: A\n"),
+        (
+            "Subject\n\nKey : spaced\nKey2:nospace\n",
+            "Key: spaced\nKey2: nospace\n",
+        ),
+        (
+            "Subject\n\nBody\n\nReviewed-by: A\n\n# a comment\n",
+            "Reviewed-by: A\n",
+        ),
     ];
 
     fn render(trailers: &[Trailer]) -> String {
-        trailers.iter().map(|t| format!("{}: {}\n", t.key, t.value)).collect()
+        trailers
+            .iter()
+            .map(|t| format!("{}: {}\n", t.key, t.value))
+            .collect()
     }
 
     #[test]
@@ -125,7 +156,9 @@ mod tests {
     #[test]
     fn agrees_with_git_on_this_machine() {
         // Skipped quietly where git is not installed.
-        let Ok(version) = std::process::Command::new("git").arg("--version").output() else { return };
+        let Ok(version) = std::process::Command::new("git").arg("--version").output() else {
+            return;
+        };
         if !version.status.success() {
             return;
         }
@@ -137,15 +170,27 @@ mod tests {
                 .spawn()
                 .unwrap();
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(message.as_bytes())
+                .unwrap();
             let output = child.wait_with_output().unwrap();
-            assert_eq!(render(&parse_trailers(message)), String::from_utf8_lossy(&output.stdout), "{message:?}");
+            assert_eq!(
+                render(&parse_trailers(message)),
+                String::from_utf8_lossy(&output.stdout),
+                "{message:?}"
+            );
         }
     }
 
     #[test]
     fn keys_match_case_insensitively() {
         let trailers = parse_trailers("S\n\nclinical-safety-approved-by: Dr B\n");
-        assert_eq!(values(&trailers, "Clinical-safety-approved-by").collect::<Vec<_>>(), vec!["Dr B"]);
+        assert_eq!(
+            values(&trailers, "Clinical-safety-approved-by").collect::<Vec<_>>(),
+            vec!["Dr B"]
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! which a test breaks in one place before running `careplans`.
 #![allow(dead_code)]
 
+pub mod git;
 pub mod html;
 
 use std::fs;

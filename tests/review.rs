@@ -1,0 +1,292 @@
+//! `careplans review` over repositories built with git2: each rule passes and fails where it
+//! should, on branches, merges and the work tree.
+
+mod common;
+
+use common::Repo;
+use common::git::Git;
+
+const TEMPLATE: &str = "records/templates/urgent-care-plan.yaml";
+const ANN: &str = "Ann Champion <ann@example.nhs.uk>";
+const BOLA: &str = "Bola Safety <bola@example.nhs.uk>";
+
+/// A repository with one commit on main and a feature branch checked out.
+fn repo_on_branch() -> (Repo, Git) {
+    let repo = Repo::valid();
+    let mut git = Git::init(repo.root());
+    git.commit(ANN, "Initial records");
+    git.branch("feature");
+    (repo, git)
+}
+
+fn add_required_field(repo: &Repo) {
+    repo.edit(
+        TEMPLATE,
+        "  - id: preferences\n    title: Preferences\n    visible_to: [gp, ooh-gp]\n    fields:\n",
+        "  - id: preferences\n    title: Preferences\n    visible_to: [gp, ooh-gp]\n    fields:\n      - id: key_safe\n        label: Key safe access\n        type: yes_no\n        required: true\n        safety_critical: false\n",
+    );
+}
+
+fn make_cpr_optional(repo: &Repo) {
+    repo.edit(
+        TEMPLATE,
+        "        required: true\n        safety_critical: true\n",
+        "        required: false\n        safety_critical: true\n",
+    );
+}
+
+#[test]
+fn required_field_with_only_a_minor_bump_fails_asking_for_major() {
+    let (repo, mut git) = repo_on_branch();
+    add_required_field(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Add key safe access");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("New required field \"Key safe access\" in Preferences"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("need a major bump"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("set `version: \\\"2.0.0\\\"`")
+            || run.stdout.contains("set `version: \"2.0.0\"`"),
+        "{}",
+        run.stdout
+    );
+    // With the major bump it passes.
+    repo.edit(TEMPLATE, "version: \"1.3.0\"", "version: \"2.0.0\"");
+    git.commit(ANN, "Major bump");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("✅ passed"));
+}
+
+#[test]
+fn cpr_decision_made_optional_needs_a_second_persons_signoff() {
+    let (repo, mut git) = repo_on_branch();
+    make_cpr_optional(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Make CPR decision optional\n\nSome teams record it later.\n\nClinical-safety-approved-by: Ann Champion <ann@example.nhs.uk>\n");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("CPR decision: required -> optional"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("author of the change"),
+        "{}",
+        run.stdout
+    );
+    // A second person's sign-off on an empty commit.
+    git.commit(BOLA, "Clinical safety review\n\nReviewed the hazard log entry.\n\nClinical-safety-approved-by: Bola Safety <bola@example.nhs.uk>\n");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("signed off by Bola Safety"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn signoff_trailer_in_the_body_not_the_trailer_block_does_not_count() {
+    let (repo, mut git) = repo_on_branch();
+    make_cpr_optional(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Make CPR decision optional");
+    git.commit(BOLA, "Note\n\nClinical-safety-approved-by: Bola Safety\nbut only once the hazard log is updated\n\nSee the log.\n");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+}
+
+#[test]
+fn version_bump_without_change_fails() {
+    let (repo, mut git) = repo_on_branch();
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.2.1\"");
+    git.commit(ANN, "Bump");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("nothing in the template changed"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn nothing_changed_passes() {
+    let (repo, mut git) = repo_on_branch();
+    repo.edit(
+        "records/programmes/nel-adoption.yaml",
+        "monthly: 500",
+        "monthly: 550",
+    );
+    git.commit(ANN, "New target");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("No template changed"), "{}", run.stdout);
+}
+
+#[test]
+fn work_tree_is_reviewed_with_uncommitted_edits() {
+    let (repo, _git) = repo_on_branch();
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    let run = repo.run(&["review", "main"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`main` with `work tree`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("need a patch bump"), "{}", run.stdout);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.2.1\"");
+    let run = repo.run(&["review", "main"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn template_removed_without_retirement_fails_and_after_retirement_passes() {
+    let (repo, mut git) = repo_on_branch();
+    // Another template to remove (metrics must not refer to it).
+    let other = repo
+        .read(TEMPLATE)
+        .replace("id: urgent-care-plan", "id: old-plan");
+    repo.write("records/templates/old-plan.yaml", &other);
+    git.checkout("main");
+    repo.write("records/templates/old-plan.yaml", &other);
+    git.commit(ANN, "Add old plan");
+    git.branch("remove");
+    repo.remove("records/templates/old-plan.yaml");
+    git.commit(ANN, "Remove old plan");
+    let run = repo.run(&["review", "main", "remove"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("was not retired at the base revision"),
+        "{}",
+        run.stdout
+    );
+    // Retire on main first, then remove.
+    git.checkout("main");
+    repo.write(
+        "records/templates/old-plan.yaml",
+        other
+            .replace(
+                "status: active",
+                "status: retired\nretired_from: \"2021-02\"",
+            )
+            .replace("version: \"1.2.0\"", "version: \"1.3.0\""),
+    );
+    git.commit(ANN, "Retire old plan");
+    git.branch("remove-later");
+    repo.remove("records/templates/old-plan.yaml");
+    git.commit(BOLA, "Remove retired old plan\n\nClinical-safety-approved-by: Cai Officer <cai@example.nhs.uk>\n");
+    let run = repo.run(&["review", "main", "remove-later"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn merged_branches_are_reviewed_from_every_commit() {
+    let (repo, mut git) = repo_on_branch();
+    make_cpr_optional(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Make CPR decision optional");
+    git.checkout("main");
+    git.branch("signoff");
+    repo.write("records/programmes/README.md", "Programmes.\n");
+    git.commit(
+        BOLA,
+        "Sign off\n\nClinical-safety-approved-by: Bola Safety <bola@example.nhs.uk>\n",
+    );
+    git.checkout("feature");
+    git.merge("signoff", ANN);
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn formats_json_and_github() {
+    let (repo, mut git) = repo_on_branch();
+    add_required_field(&repo);
+    git.commit(ANN, "Add key safe access");
+    let run = repo.run(&["review", "main", "feature", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["templates"][0]["required_bump"], "major");
+    assert_eq!(json["rules"][0]["rule"], "version-bump");
+    let run = repo.run(&["review", "main", "feature", "--format", "github"]);
+    assert!(
+        run.stdout.starts_with(
+            "::error file=records/templates/urgent-care-plan.yaml,title=review/version-bump::"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn markdown_summary_snapshot() {
+    let (repo, mut git) = repo_on_branch();
+    add_required_field(&repo);
+    make_cpr_optional(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Key safe access; CPR decision optional");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("review_markdown", run.stdout);
+}
+
+#[test]
+fn missing_revision_is_named_and_exits_2() {
+    let (repo, _git) = repo_on_branch();
+    let run = repo.run(&["review", "origin/main", "feature"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("revision `origin/main` not found"),
+        "{}",
+        run.stderr
+    );
+    let run = repo.run(&["review", "--", "--upload-pack=x"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("looks like an option"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_and_build_read_a_revision_without_checking_it_out() {
+    let (repo, mut git) = repo_on_branch();
+    repo.edit(
+        "records/metrics/2021-02.csv",
+        "2021-02,E09000001,all,*",
+        "2021-02,E09000001,all,3",
+    );
+    git.commit(ANN, "Bad figure");
+    let run = repo.run(&["check", "--rev", "feature"]);
+    assert_eq!(run.code, 1);
+    run.assert_reports("disclosure/small-count", "records/metrics/2021-02.csv:8:23");
+    let run = repo.run(&["check", "--rev", "main"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    common::copy_dir(
+        &common::project_root().join("reports"),
+        &repo.path("reports"),
+    );
+    common::copy_dir(&common::project_root().join("site"), &repo.path("site"));
+    git.checkout("main");
+    git.commit(ANN, "Add reports and site");
+    let out = repo.path("site-at-main");
+    let run = repo.run(&["build", "--rev", "main", "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(out.join("index.html").is_file());
+}
