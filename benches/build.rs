@@ -84,7 +84,7 @@ fn scaled_repo(dir: &Path, templates: usize, months: u32) -> PathBuf {
 fn build_once(root: &Path, out: &Path) -> Duration {
     let started = Instant::now();
     let snapshot = Snapshot::load(&WorkTree::new(root)).unwrap();
-    match build_site(&snapshot, Month::new(2026, 11).unwrap(), None, None).unwrap() {
+    match build_site(&snapshot, Month::new(2026, 11).unwrap(), None, None, None).unwrap() {
         Built::Site(site, _) => site.write_atomically(out).unwrap(),
         Built::Refused(report) => panic!("build refused: {:?}", report.diagnostics.first()),
     }

@@ -290,3 +290,52 @@ fn check_and_build_read_a_revision_without_checking_it_out() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(out.join("index.html").is_file());
 }
+
+#[test]
+fn template_pages_list_versions_from_history_newest_first_with_diffs() {
+    let repo = Repo::valid();
+    common::copy_dir(
+        &common::project_root().join("reports"),
+        &repo.path("reports"),
+    );
+    common::copy_dir(&common::project_root().join("site"), &repo.path("site"));
+    let mut git = Git::init(repo.root());
+    git.commit(ANN, "Initial records");
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.2.1\"");
+    git.commit(ANN, "Clarify preferred place label");
+    repo.edit(
+        "records/programmes/nel-adoption.yaml",
+        "monthly: 500",
+        "monthly: 520",
+    );
+    git.commit(ANN, "Programme target (no template change)");
+    add_required_field(&repo);
+    git.commit(ANN, "Add key safe access");
+    repo.edit(TEMPLATE, "version: \"1.2.1\"", "version: \"2.0.0\"");
+    git.commit(BOLA, "Release 2.0.0\n\nReviewed-by: Cai Officer <cai@example.nhs.uk>\nClinical-safety-approved-by: Bola Safety <bola@example.nhs.uk>\n");
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let page = repo.read("public/templates/urgent-care-plan/index.html");
+    let positions: Vec<usize> = ["v2.0.0.html", "v1.2.1.html", "v1.2.0.html"]
+        .iter()
+        .map(|v| page.find(v).unwrap_or_else(|| panic!("{v} not listed")))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "versions must be newest first"
+    );
+    assert!(page.contains("Clinical-safety-approved-by: Bola Safety"));
+    assert!(page.contains("Release 2.0.0"));
+    let version = repo.read("public/templates/urgent-care-plan/v2.0.0.html");
+    assert!(
+        version.contains("New required field &quot;Key safe access&quot; in Preferences"),
+        "{version}"
+    );
+    let first = repo.read("public/templates/urgent-care-plan/v1.2.0.html");
+    assert!(first.contains("first version"));
+}

@@ -9,10 +9,12 @@ use anyhow::Result;
 
 use crate::cli::BuildArgs;
 use crate::diagnostic::{Format, Tally};
+use crate::history::{History, template_history};
 use crate::model::Month;
 use crate::render::pages::{SiteInputs, render_site};
 use crate::site::Site;
 use crate::snapshot::Snapshot;
+use crate::snapshot::git::GitWorkspace;
 
 use super::check::{CheckReport, check_snapshot, print_report};
 use super::{EXIT_OK, EXIT_PROBLEMS};
@@ -29,6 +31,7 @@ pub fn build_site(
     snapshot: &Snapshot,
     today: Month,
     revision: Option<String>,
+    history: Option<&History>,
     progress: Option<&dyn Fn(usize, usize)>,
 ) -> Result<Built> {
     let (mut report, tables) = check_snapshot(snapshot, today);
@@ -41,6 +44,7 @@ pub fn build_site(
         tables: &tables,
         check: &report,
         revision,
+        history,
         progress,
     };
     match render_site(&inputs) {
@@ -51,6 +55,25 @@ pub fn build_site(
             Ok(Built::Refused(report))
         }
     }
+}
+
+/// Template history from git, when the workspace is in a repository with commits.
+pub fn history_of(root: &Path, rev: Option<&str>, snapshot: &Snapshot) -> Result<Option<History>> {
+    let Ok(workspace) = GitWorkspace::discover(root) else {
+        return Ok(None);
+    };
+    let head = match rev {
+        Some(rev) => workspace.resolve(rev)?,
+        None => match workspace.repo.head().and_then(|h| h.peel_to_commit()) {
+            Ok(commit) => commit.id(),
+            Err(_) => return Ok(None), // no commits yet
+        },
+    };
+    Ok(Some(template_history(
+        &workspace,
+        head,
+        &snapshot.config.paths.templates(),
+    )?))
 }
 
 pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {
@@ -70,7 +93,14 @@ pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {
             }
         }
     };
-    match build_site(&snapshot, Month::current(), args.rev.clone(), Some(&show))? {
+    let history = history_of(root, args.rev.as_deref(), &snapshot)?;
+    match build_site(
+        &snapshot,
+        Month::current(),
+        args.rev.clone(),
+        history.as_ref(),
+        Some(&show),
+    )? {
         Built::Refused(report) => {
             print_report(&report, &snapshot, Format::Human, started.elapsed())?;
             eprintln!(

@@ -15,6 +15,7 @@ use crate::analyse::reports::{self, PageResults};
 use crate::analyse::{Cell, QueryResult, Tables, run_query};
 use crate::cmd::check::CheckReport;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::history::{History, TemplateVersion};
 use crate::model::{
     AreaLevel, AreaSummary, Chart, ColumnFormat, Report, Service, Template, TemplateStatus,
 };
@@ -33,6 +34,8 @@ pub struct SiteInputs<'a> {
     pub check: &'a CheckReport,
     /// Text for the footer and quality page: where the records came from.
     pub revision: Option<String>,
+    /// Every template's versions from git, when the records are in a repository.
+    pub history: Option<&'a History>,
     /// Told (pages done, pages planned) as report pages render, for a progress display.
     pub progress: Option<&'a dyn Fn(usize, usize)>,
 }
@@ -614,10 +617,15 @@ impl Renderer<'_> {
                 .map(|s| (format!("section-{}", s.id), s.title.clone()))
                 .collect();
             contents.push(("template-uptake".into(), "Uptake".into()));
+            let versions = self.version_pages(template, &path);
+            if versions.is_some() {
+                contents.push(("history".into(), "Version history".into()));
+            }
             self.render(
                 "template.html",
                 &place,
                 context! {
+                    versions => versions,
                     contents => contents,
                     template => template_view(template),
                     chart => ser(&chart),
@@ -669,6 +677,66 @@ impl Renderer<'_> {
             &place,
             context! { table => ser(&table), links => ser(self.links(&place.path, &links)), suppressed_note => missing },
         );
+    }
+
+    /// One page per version of a template with its semantic diff against the previous
+    /// version; returns the version list for the template's page (newest first).
+    fn version_pages(&mut self, template: &Template, template_path: &str) -> Option<Value> {
+        let history = self.inputs.history?;
+        let versions: &Vec<TemplateVersion> = history.templates.get(&template.id)?;
+        let mut rows = Vec::new();
+        for (index, version) in versions.iter().enumerate() {
+            let path = format!("templates/{}/v{}.html", template.id, version.version);
+            let previous = index.checked_sub(1).map(|i| &versions[i]);
+            let changes: Vec<Value> = match previous {
+                Some(before) => crate::review::diff_templates(std::slice::from_ref(&before.template), std::slice::from_ref(&version.template))
+                    .into_iter()
+                    .flat_map(|d| d.changes)
+                    .map(|c| context! { description => c.description, bump => c.bump.to_string(), safety => c.safety })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let trailers: Vec<String> = version
+                .trailers
+                .iter()
+                .map(|t| format!("{}: {}", t.key, t.value))
+                .collect();
+            let place = PagePlace {
+                path: path.clone(),
+                title: format!("{} {}", template.title, version.version),
+                breadcrumbs: vec![
+                    ("London".into(), "index.html".into()),
+                    ("Templates".into(), "templates/index.html".into()),
+                    (template.title.clone(), template_path.to_owned()),
+                ],
+            };
+            self.render(
+                "version.html",
+                &place,
+                context! {
+                    version => version.version.clone(),
+                    previous => previous.map(|p| p.version.clone()),
+                    commit => version.commit.clone(),
+                    date => version.date.clone(),
+                    author => version.author.clone(),
+                    subject => version.subject.clone(),
+                    trailers => trailers.clone(),
+                    changes => changes,
+                    template_link => relative(&path, template_path),
+                },
+            );
+            rows.push(context! {
+                version => version.version.clone(),
+                href => relative(template_path, &path),
+                date => version.date.clone(),
+                author => version.author.clone(),
+                subject => version.subject.clone(),
+                commit => version.commit[..10.min(version.commit.len())].to_owned(),
+                trailers => trailers,
+            });
+        }
+        rows.reverse();
+        Some(Value::from(rows))
     }
 
     fn quality_page(&mut self) {

@@ -5,7 +5,7 @@
 // 2. axe-core finds no WCAG 2.2 AA violation on one page of every kind.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -50,6 +50,9 @@ const kinds = [
   "index.html", "areas/nwl/index.html", "areas/nwl/brent.html", "templates/index.html",
   "templates/urgent-care-plan/index.html", "programmes.html", "quality.html", "method.html",
 ];
+// A template version page (from git history), when the site has one.
+const versionPage = readdirSync(path.join(site, "templates/urgent-care-plan")).find((f) => /^v.*\.html$/.test(f));
+if (versionPage) kinds.push(`templates/urgent-care-plan/${versionPage}`);
 const axePath = require.resolve("axe-core/axe.min.js");
 await page.setViewportSize({ width: 1280, height: 900 });
 for (const kind of kinds) {
