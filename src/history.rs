@@ -22,8 +22,12 @@ pub struct TemplateVersion {
     pub author: String,
     pub subject: String,
     pub trailers: Vec<Trailer>,
+    /// The template's file at this version.
     #[serde(skip)]
-    pub template: Template,
+    pub blob: Oid,
+    /// The template at this version, once `History::load_templates` has read it.
+    #[serde(skip)]
+    pub template: Option<Template>,
 }
 
 /// Every template's versions, oldest first, by template id.
@@ -34,13 +38,53 @@ pub struct History {
     pub commits: usize,
 }
 
-/// A commit that changed a template file, with the template as it was after the commit.
+/// A commit that changed a template file: the file's id and version after the commit.
 struct Touch {
     commit: Oid,
     time: i64,
     author: String,
     message: String,
-    template: Template,
+    version: String,
+    blob: Oid,
+}
+
+impl History {
+    /// Parses the template of every version (for diffs between versions). Kept apart from the
+    /// walk, which only needs each file's version line.
+    pub fn load_templates(&mut self, workspace: &GitWorkspace) {
+        for versions in self.templates.values_mut() {
+            for version in versions.iter_mut() {
+                version.template = workspace
+                    .repo
+                    .find_blob(version.blob)
+                    .ok()
+                    .and_then(|b| parse_template(b.content()));
+            }
+        }
+    }
+}
+
+/// The template's id (file name) and version, from its top-level `version:` line; a file
+/// written another way is parsed in full.
+fn id_and_version(path: &str, bytes: &[u8]) -> Option<(String, String)> {
+    let id = Path::new(path).file_stem()?.to_str()?.to_owned();
+    let text = std::str::from_utf8(bytes).ok()?;
+    let quick = text.lines().find_map(|line| {
+        let rest = line.strip_prefix("version:")?;
+        let value = rest
+            .split('#')
+            .next()?
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
+        value
+            .parse::<crate::model::Version>()
+            .ok()
+            .map(|v| v.to_string())
+    });
+    match quick {
+        Some(version) => Some((id, version)),
+        None => parse_template(bytes).map(|t| (id, t.version.to_string())),
+    }
 }
 
 /// Walks history from `head` once. For each commit, only the templates folder is compared with
@@ -72,9 +116,23 @@ pub fn template_history(
             // The first commit, or a parent missing from a shallow clone.
             Err(_) => None,
         };
+        // Compare only the templates folder, and only when its tree changed at all.
+        let folder_tree =
+            |tree: &git2::Tree<'_>| tree.get_path(Path::new(&folder)).ok().map(|e| e.id());
+        let now = folder_tree(&tree);
+        let before = parent_tree.as_ref().and_then(folder_tree);
+        if now == before {
+            continue;
+        }
+        let (Some(now), before) = (now, before) else {
+            continue;
+        };
+        let new_folder = repo.find_tree(now)?;
+        let old_folder = before.map(|id| repo.find_tree(id)).transpose()?;
         let mut options = DiffOptions::new();
-        options.pathspec(&folder).skip_binary_check(true);
-        let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut options))?;
+        options.skip_binary_check(true);
+        let diff =
+            repo.diff_tree_to_tree(old_folder.as_ref(), Some(&new_folder), Some(&mut options))?;
         for delta in diff.deltas() {
             let file = delta.new_file();
             let Some(path) = file.path().and_then(Path::to_str) else {
@@ -86,16 +144,17 @@ pub fn template_history(
             let Ok(blob) = repo.find_blob(file.id()) else {
                 continue;
             };
-            let Some(template) = parse_template(blob.content()) else {
-                continue; // an invalid revision of a file has no version to show
+            let Some((id, version)) = id_and_version(path, blob.content()) else {
+                continue; // an unreadable revision of a file has no version to show
             };
             let author = commit.author();
-            touches.entry(template.id.clone()).or_default().push(Touch {
+            touches.entry(id).or_default().push(Touch {
                 commit: oid,
                 time: commit.time().seconds(),
                 author: author.name().unwrap_or("unknown").to_owned(),
                 message: commit.message().unwrap_or_default().to_owned(),
-                template,
+                version,
+                blob: file.id(),
             });
         }
     }
@@ -108,18 +167,19 @@ pub fn template_history(
         for touch in list {
             if versions
                 .last()
-                .is_some_and(|last| last.template.version == touch.template.version)
+                .is_some_and(|last| last.version == touch.version)
             {
                 continue;
             }
             versions.push(TemplateVersion {
-                version: touch.template.version.to_string(),
+                version: touch.version,
                 commit: touch.commit.to_string(),
                 date: iso_date(touch.time),
                 author: touch.author,
                 subject: touch.message.lines().next().unwrap_or_default().to_owned(),
                 trailers: parse_trailers(&touch.message),
-                template: touch.template,
+                blob: touch.blob,
+                template: None,
             });
         }
         history.templates.insert(id, versions);

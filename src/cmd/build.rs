@@ -69,11 +69,9 @@ pub fn history_of(root: &Path, rev: Option<&str>, snapshot: &Snapshot) -> Result
             Err(_) => return Ok(None), // no commits yet
         },
     };
-    Ok(Some(template_history(
-        &workspace,
-        head,
-        &snapshot.config.paths.templates(),
-    )?))
+    let mut history = template_history(&workspace, head, &snapshot.config.paths.templates())?;
+    history.load_templates(&workspace);
+    Ok(Some(history))
 }
 
 pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {

@@ -688,13 +688,14 @@ impl Renderer<'_> {
         for (index, version) in versions.iter().enumerate() {
             let path = format!("templates/{}/v{}.html", template.id, version.version);
             let previous = index.checked_sub(1).map(|i| &versions[i]);
-            let changes: Vec<Value> = match previous {
-                Some(before) => crate::review::diff_templates(std::slice::from_ref(&before.template), std::slice::from_ref(&version.template))
+            let changes: Vec<Value> = match (previous.and_then(|p| p.template.as_ref()), version.template.as_ref()) {
+                (Some(before), Some(after)) => crate::review::diff_templates(std::slice::from_ref(before), std::slice::from_ref(after))
                     .into_iter()
                     .flat_map(|d| d.changes)
                     .map(|c| context! { description => c.description, bump => c.bump.to_string(), safety => c.safety })
                     .collect(),
-                None => Vec::new(),
+                // The first version, or a version whose file cannot be read: nothing to compare.
+                _ => Vec::new(),
             };
             let trailers: Vec<String> = version
                 .trailers
