@@ -339,3 +339,38 @@ fn template_pages_list_versions_from_history_newest_first_with_diffs() {
     let first = repo.read("public/templates/urgent-care-plan/v1.2.0.html");
     assert!(first.contains("first version"));
 }
+
+#[test]
+fn shallow_clone_names_the_missing_revision_and_still_builds_history() {
+    let (repo, mut git) = repo_on_branch();
+    make_cpr_optional(&repo);
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(ANN, "Make CPR decision optional");
+    let clones = tempfile::tempdir().unwrap();
+    let shallow = clones.path().join("shallow");
+    let url = format!("file://{}", repo.root().display());
+    let status = std::process::Command::new("git")
+        .args([
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--branch",
+            "feature",
+            &url,
+            shallow.to_str().unwrap(),
+        ])
+        .status();
+    let Ok(status) = status else { return }; // git is not installed: nothing to compare with
+    assert!(status.success());
+    let run = common::run_in(&shallow, &["review", "main"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("revision `main` not found"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("shallow clone"), "{}", run.stderr);
+    let run = common::run_in(&shallow, &["check"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
