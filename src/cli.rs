@@ -39,6 +39,15 @@ Exit status: 0 clean, 1 problems found, 2 usage error or unreadable repository.\
 Example:\n  careplans check --format github"
     )]
     Check(CheckArgs),
+    /// Preview the site with live reload and review pages
+    #[command(
+        long_about = "Build the site in memory and serve it, rebuilding when records, reports or the theme \
+change; open pages reload themselves and show an overlay with the problems of a failed rebuild. \
+/review lists branches that change records; /review/BASE...HEAD (HEAD may be `worktree`) shows \
+a change old beside new. Binds to 127.0.0.1 unless --host says otherwise.\n\n\
+Example:\n  careplans serve --port 8000 --open"
+    )]
+    Serve(ServeArgs),
     /// Review template changes between two revisions: semantic diff, version bump and sign-off rules
     #[command(
         long_about = "List what changed in each template between BASE and HEAD in clinical words, and \
@@ -77,6 +86,19 @@ pub struct CheckArgs {
     /// Check the records at a git revision (branch, tag, commit) instead of the work tree
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback exposes the preview, which has no login
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port)
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Open the site in the default browser
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod import;
 pub mod model;
 pub mod render;
 pub mod review;
+pub mod serve;
 pub mod site;
 pub mod snapshot;
 pub mod synth;

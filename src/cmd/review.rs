@@ -97,8 +97,24 @@ pub fn commits_between(
     Ok(out)
 }
 
+/// A review with the templates on both sides, for pages that show them side by side.
+pub struct ReviewedTemplates {
+    pub review: Review,
+    pub base: Vec<Template>,
+    pub head: Vec<Template>,
+}
+
 /// Computes the review of `base` against `head` (`None`: the work tree).
 pub fn review(root: &Path, base: &str, head: Option<&str>) -> Result<Review> {
+    Ok(review_with_templates(root, base, head)?.review)
+}
+
+/// The review and both sides' templates.
+pub fn review_with_templates(
+    root: &Path,
+    base: &str,
+    head: Option<&str>,
+) -> Result<ReviewedTemplates> {
     let workspace = GitWorkspace::discover(root)?;
     let base_oid = workspace.resolve(base)?;
     let base_snapshot = Snapshot::load(&workspace.source_at(base_oid, base)?)?;
@@ -155,12 +171,16 @@ pub fn review(root: &Path, base: &str, head: Option<&str>) -> Result<Review> {
             retired_at_base: &retired_at_base,
         },
     );
-    Ok(Review {
-        base: base.to_owned(),
-        head: head_label,
-        templates: diffs,
-        rules: results,
-        templates_dir,
+    Ok(ReviewedTemplates {
+        review: Review {
+            base: base.to_owned(),
+            head: head_label,
+            templates: diffs,
+            rules: results,
+            templates_dir,
+        },
+        base: base_templates,
+        head: head_templates,
     })
 }
 

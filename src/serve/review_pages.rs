@@ -1,0 +1,317 @@
+//! Review pages: `/review` lists local branches that change records against the default
+//! branch with their rule status; `/review/BASE...HEAD` (HEAD may be `worktree`) shows each
+//! changed template's semantic changes and rule results, as `careplans review` computes them,
+//! and the old and new forms side by side.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Serialize;
+
+use super::AppState;
+use crate::cmd::review::{ReviewedTemplates, review_with_templates};
+use crate::model::Template;
+use crate::render::environment;
+use crate::snapshot::Snapshot;
+use crate::snapshot::git::{GitWorkspace, validate_revision};
+use crate::snapshot::source::WorkTree;
+
+/// Splits `BASE...HEAD`, refusing anything else (no other ranges, no option-like names).
+pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), String> {
+    let (base, head) = spec.split_once("...").ok_or("use /review/BASE...HEAD")?;
+    if head.contains("...") {
+        return Err("use exactly one `...`".into());
+    }
+    validate_revision(base).map_err(|e| e.to_string())?;
+    if head == "worktree" {
+        return Ok((base.to_owned(), None));
+    }
+    validate_revision(head).map_err(|e| e.to_string())?;
+    Ok((base.to_owned(), Some(head.to_owned())))
+}
+
+#[derive(Debug, Serialize)]
+struct FieldRow {
+    label: String,
+    detail: String,
+    mark: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct SectionView {
+    title: String,
+    fields: Vec<FieldRow>,
+}
+
+fn field_detail(field: &crate::model::Field) -> String {
+    let mut parts = vec![
+        field.field_type.describe().to_owned(),
+        if field.required {
+            "required".into()
+        } else {
+            "optional".into()
+        },
+    ];
+    if field.safety_critical {
+        parts.push("safety-critical".into());
+    }
+    if !field.options.is_empty() {
+        parts.push(format!(
+            "options: {}",
+            field
+                .options
+                .iter()
+                .map(|o| o.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// One side of the side-by-side forms, each field marked against the other side.
+fn form(template: Option<&Template>, other: Option<&Template>, is_head: bool) -> Vec<SectionView> {
+    let Some(template) = template else {
+        return Vec::new();
+    };
+    let others: BTreeMap<&str, (&str, &crate::model::Field)> = other
+        .map(|t| {
+            t.fields()
+                .map(|(s, f)| (f.id.as_str(), (s.id.as_str(), f)))
+                .collect()
+        })
+        .unwrap_or_default();
+    template
+        .sections
+        .iter()
+        .map(|section| SectionView {
+            title: section.title.clone(),
+            fields: section
+                .fields
+                .iter()
+                .map(|field| {
+                    let mark = match others.get(field.id.as_str()) {
+                        None if is_head => Some("Added"),
+                        None => Some("Removed"),
+                        Some((other_section, other))
+                            if *other != field || *other_section != section.id =>
+                        {
+                            Some("Changed")
+                        }
+                        Some(_) => None,
+                    };
+                    FieldRow {
+                        label: field.label.clone(),
+                        detail: field_detail(field),
+                        mark,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn page(state: &AppState, title: &str, path: &str, body: Value) -> Response {
+    let result = Snapshot::load(&WorkTree::new(&state.root))
+        .map_err(|e| e.to_string())
+        .and_then(|snapshot| {
+            let env = environment(&snapshot.theme).map_err(|e| e.to_string())?;
+            let template = env.get_template("review.html").map_err(|e| e.to_string())?;
+            let nav = vec![
+                context! { label => "Overview", href => "/index.html" },
+                context! { label => "Review", href => "/review" },
+            ];
+            template
+                .render(context! {
+                    site_title => snapshot.config.site.title.clone(),
+                    title => title,
+                    root => "/",
+                    path => path,
+                    nav => nav,
+                    breadcrumbs => vec![context! { label => "Reviews", href => "/review" }],
+                    revision => Option::<String>::None,
+                    latest_month => Option::<String>::None,
+                    page => body,
+                })
+                .map_err(|e| crate::render::describe_template_error(&e))
+        });
+    match result {
+        Ok(html) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            super::with_reload_script(html.as_bytes()),
+        )
+            .into_response(),
+        Err(message) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render the review page: {message}"),
+        )
+            .into_response(),
+    }
+}
+
+fn review_body(reviewed: &ReviewedTemplates) -> Value {
+    let review = &reviewed.review;
+    let templates: Vec<Value> = review
+        .templates
+        .iter()
+        .map(|diff| {
+            let base = reviewed.base.iter().find(|t| t.id == diff.id);
+            let head = reviewed.head.iter().find(|t| t.id == diff.id);
+            let rules: Vec<Value> = review
+                .rules
+                .iter()
+                .filter(|r| r.template == diff.id)
+                .map(|r| context! { title => r.rule.title(), passed => r.passed, message => r.message.clone(), fix => r.fix.clone() })
+                .collect();
+            context! {
+                id => diff.id.clone(),
+                title => diff.title.clone(),
+                base_version => diff.base_version.clone(),
+                head_version => diff.head_version.clone(),
+                required_bump => diff.required_bump.to_string(),
+                safety => diff.safety,
+                changes => Value::from(Serde(&diff.changes)),
+                rules => rules,
+                base_form => Value::from(Serde(form(base, head, false))),
+                head_form => Value::from(Serde(form(head, base, true))),
+            }
+        })
+        .collect();
+    context! {
+        listing => false,
+        base => review.base.clone(),
+        head => review.head.clone(),
+        passed => review.passed(),
+        templates => templates,
+    }
+}
+
+pub async fn show(State(state): State<Arc<AppState>>, Path(spec): Path<String>) -> Response {
+    let (base, head) = match parse_spec(&spec) {
+        Ok(parts) => parts,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let root = state.root.clone();
+    let reviewed =
+        tokio::task::spawn_blocking(move || review_with_templates(&root, &base, head.as_deref()))
+            .await;
+    match reviewed {
+        Ok(Ok(reviewed)) => {
+            let title = format!(
+                "Review: {} against {}",
+                reviewed.review.head, reviewed.review.base
+            );
+            page(
+                &state,
+                &title,
+                &format!("review/{spec}"),
+                review_body(&reviewed),
+            )
+        }
+        Ok(Err(error)) => (
+            StatusCode::NOT_FOUND,
+            format!("cannot review {spec}: {error:#}"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "review failed").into_response(),
+    }
+}
+
+/// The default branch: `main`, else `master`, else whatever HEAD names.
+fn default_branch(workspace: &GitWorkspace) -> Option<String> {
+    for name in ["main", "master"] {
+        if workspace
+            .repo
+            .find_branch(name, git2::BranchType::Local)
+            .is_ok()
+        {
+            return Some(name.to_owned());
+        }
+    }
+    workspace
+        .repo
+        .head()
+        .ok()?
+        .shorthand()
+        .ok()
+        .map(str::to_owned)
+}
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Response {
+    let root = state.root.clone();
+    let rows = tokio::task::spawn_blocking(move || -> Result<(String, Vec<Value>), String> {
+        let workspace = GitWorkspace::discover(&root).map_err(|e| e.to_string())?;
+        let default = default_branch(&workspace).ok_or("the repository has no branches")?;
+        let records = |name: &str| -> Option<git2::Oid> {
+            let commit = workspace.repo.revparse_single(&format!("refs/heads/{name}")).ok()?.peel_to_commit().ok()?;
+            let tree = commit.tree().ok()?;
+            let prefix = crate::config::join(&workspace.prefix, "records");
+            tree.get_path(std::path::Path::new(&prefix)).ok().map(|e| e.id())
+        };
+        let default_records = records(&default);
+        let mut rows = Vec::new();
+        for branch in workspace.repo.branches(Some(git2::BranchType::Local)).map_err(|e| e.to_string())? {
+            let Ok((branch, _)) = branch else { continue };
+            let Some(name) = branch.name().ok().flatten().map(str::to_owned) else { continue };
+            if name == default || records(&name) == default_records || validate_revision(&name).is_err() {
+                continue;
+            }
+            let status = match review_with_templates(&root, &default, Some(&name)) {
+                Ok(reviewed) => {
+                    let templates = reviewed.review.templates.len();
+                    if reviewed.review.passed() { format!("passes ({templates} template(s) changed)") } else { format!("rules broken ({templates} template(s) changed)") }
+                }
+                Err(error) => format!("cannot review: {error}"),
+            };
+            rows.push(context! { name => name.clone(), href => format!("/review/{default}...{name}"), status => status });
+        }
+        Ok((default, rows))
+    })
+    .await;
+    match rows {
+        Ok(Ok((default, rows))) => page(
+            &state,
+            "Branches to review",
+            "review",
+            context! { listing => true, default => default.clone(), branches => rows, worktree => format!("/review/{default}...worktree") },
+        ),
+        Ok(Err(message)) => (StatusCode::NOT_FOUND, message).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "listing failed").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_base_three_dots_head() {
+        assert_eq!(
+            parse_spec("main...feature").unwrap(),
+            ("main".into(), Some("feature".into()))
+        );
+        assert_eq!(
+            parse_spec("main...worktree").unwrap(),
+            ("main".into(), None)
+        );
+    }
+
+    #[test]
+    fn refuses_other_ranges_and_options() {
+        for spec in [
+            "main..feature",
+            "main",
+            "--upload-pack=x...main",
+            "main...-n",
+            "a...b...c",
+            "main...fe ature",
+        ] {
+            assert!(parse_spec(spec).is_err(), "{spec}");
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! `careplans serve`: pages from memory with the right headers, no traversal, live reload on
+//! edit, the error overlay's status, review pages, and escaping.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use careplans::serve::{AppState, app};
+use common::Repo;
+use common::git::Git;
+use tower::ServiceExt;
+
+const TEMPLATE: &str = "records/templates/urgent-care-plan.yaml";
+
+fn site_repo() -> Repo {
+    let repo = Repo::valid();
+    common::copy_dir(
+        &common::project_root().join("reports"),
+        &repo.path("reports"),
+    );
+    common::copy_dir(&common::project_root().join("site"), &repo.path("site"));
+    repo
+}
+
+fn state(repo: &Repo) -> Arc<AppState> {
+    let state = AppState::new(repo.root().to_path_buf());
+    let (ok, _, _) = state.rebuild();
+    assert!(ok, "{:?}", state.preview.read().unwrap().problems);
+    state
+}
+
+/// Runs a request on its own runtime: the site is built outside any async runtime, as the
+/// server does (polars must not block inside one).
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+async fn get(
+    state: &Arc<AppState>,
+    method: Method,
+    uri: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[test]
+fn pages_and_assets_have_content_types_and_protective_headers() {
+    let repo = site_repo();
+    let state = state(&repo);
+    for (uri, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/areas/nel/index.html", "text/html; charset=utf-8"),
+        (
+            "/static/nhsuk/nhsuk-frontend.min.css",
+            "text/css; charset=utf-8",
+        ),
+        ("/data/index.json", "application/json"),
+        ("/__careplans/reload.js", "text/javascript; charset=utf-8"),
+    ] {
+        let (status, headers, _) = block(get(&state, Method::GET, uri));
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["content-type"], content_type, "{uri}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+    }
+    let (status, _, body) = block(get(&state, Method::HEAD, "/"));
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_empty());
+    let (status, headers, _) = block(get(&state, Method::POST, "/"));
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "GET, HEAD");
+}
+
+#[test]
+fn served_pages_are_the_built_bytes_plus_the_reload_script() {
+    let repo = site_repo();
+    let state = state(&repo);
+    let (_, _, served) = block(get(&state, Method::GET, "/index.html"));
+    let built = String::from_utf8(
+        state
+            .preview
+            .read()
+            .unwrap()
+            .site
+            .get("index.html")
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        !built.contains("reload.js"),
+        "the static build never has the script"
+    );
+    assert_eq!(
+        served.replace("<script src=\"/__careplans/reload.js\" defer></script>", ""),
+        built
+    );
+    assert!(!served.contains("<script>"), "no inline script");
+}
+
+#[test]
+fn traversal_attempts_are_not_found() {
+    let repo = site_repo();
+    let state = state(&repo);
+    for uri in [
+        "/../careplans.toml",
+        "/static/../../careplans.toml",
+        "/%2e%2e/careplans.toml",
+        "/%2e%2e%2fcareplans.toml",
+        "/%252e%252e/careplans.toml",
+        "/static%5c..%5c..%5ccareplans.toml",
+        "//etc/passwd",
+        "/records/templates/urgent-care-plan.yaml",
+        "/index.html%00",
+    ] {
+        let (status, _, body) = block(get(&state, Method::GET, uri));
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+    }
+}
+
+#[test]
+fn record_text_is_escaped() {
+    let repo = site_repo();
+    repo.edit(
+        TEMPLATE,
+        "label: CPR decision",
+        "label: \"<script>alert(1)</script>\"",
+    );
+    let state = state(&repo);
+    let (_, _, body) = block(get(
+        &state,
+        Method::GET,
+        "/templates/urgent-care-plan/index.html",
+    ));
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;"));
+    assert!(!body.contains("<script>alert(1)"));
+}
+
+#[test]
+fn review_page_shows_a_branch_side_by_side() {
+    let repo = site_repo();
+    let mut git = Git::init(repo.root());
+    git.commit("Ann Champion <ann@example.nhs.uk>", "Initial records");
+    git.branch("feature");
+    repo.edit(
+        TEMPLATE,
+        "        required: true\n        safety_critical: true\n",
+        "        required: false\n        safety_critical: true\n",
+    );
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"1.3.0\"");
+    git.commit(
+        "Ann Champion <ann@example.nhs.uk>",
+        "Make CPR decision optional",
+    );
+    let state = state(&repo);
+    let (status, _, body) = block(get(&state, Method::GET, "/review/main...feature"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("CPR decision: required -&gt; optional"),
+        "{body}"
+    );
+    assert!(body.contains("Clinical safety sign-off"));
+    assert!(
+        body.contains(">Changed</strong>"),
+        "changed fields are marked in words, not colour alone"
+    );
+    let (status, _, body) = block(get(&state, Method::GET, "/review"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        common::html::decode(&body).contains("/review/main...feature"),
+        "{body}"
+    );
+    assert!(body.contains("rules broken"), "{body}");
+    for bad in ["/review/main..feature", "/review/--output=x...main"] {
+        let (status, _, _) = block(get(&state, Method::GET, bad));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+// --- the real server -------------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(repo: &Repo) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_careplans"))
+        .args(["serve", "--port", "0"])
+        .current_dir(repo.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    Server { child, address }
+}
+
+fn http_get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// Opens the event stream and returns a reader of its lines.
+fn events(address: &str) -> BufReader<TcpStream> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /__careplans/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+        line.clear();
+    }
+    reader
+}
+
+fn next_event(reader: &mut BufReader<TcpStream>, deadline: Instant) -> Option<String> {
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            continue;
+        }
+        if let Some(name) = line
+            .trim()
+            .strip_prefix("event: ")
+            .or_else(|| line.trim().strip_prefix("event:"))
+        {
+            return Some(name.trim().to_owned());
+        }
+    }
+    None
+}
+
+#[test]
+fn editing_a_template_reloads_pages_and_a_broken_edit_shows_the_overlay_until_fixed() {
+    let repo = site_repo();
+    let server = start(&repo);
+    let mut stream = events(&server.address);
+    // Give the watcher a moment to start after the server prints its address.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    repo.edit(
+        TEMPLATE,
+        "title: Urgent care plan",
+        "title: Urgent care plan (London)",
+    );
+    assert_eq!(
+        next_event(&mut stream, started + Duration::from_secs(2)).as_deref(),
+        Some("reload"),
+        "no reload within 2 s"
+    );
+    let page = http_get(&server.address, "/templates/urgent-care-plan/index.html");
+    assert!(page.contains("Urgent care plan (London)"), "{page}");
+
+    repo.edit(TEMPLATE, "required: true", "required: sometimes");
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("failed")
+    );
+    let status = http_get(&server.address, "/__careplans/status");
+    assert!(status.contains("\"ok\":false"), "{status}");
+    assert!(
+        status.contains("records/templates/urgent-care-plan.yaml:14:19"),
+        "{status}"
+    );
+    let page = http_get(&server.address, "/templates/urgent-care-plan/index.html");
+    assert!(
+        page.contains("Urgent care plan (London)"),
+        "the last good page stays reachable"
+    );
+
+    repo.edit(TEMPLATE, "required: sometimes", "required: true");
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("reload")
+    );
+    let status = http_get(&server.address, "/__careplans/status");
+    assert!(status.contains("\"ok\":true"), "{status}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error_exiting_2() {
+    let repo = site_repo();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let run = repo.run(&["serve", "--port", &port]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("already in use"), "{}", run.stderr);
+    assert!(run.stderr.contains("--port"), "{}", run.stderr);
+}
