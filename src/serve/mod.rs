@@ -46,12 +46,21 @@ pub struct Preview {
     /// Problems of the latest rebuild; empty when it succeeded.
     pub problems: Vec<Diagnostic>,
     pub generation: u64,
+    /// The theme and site title of the last good build, for the review pages.
+    pub theme: crate::snapshot::Theme,
+    pub site_title: String,
 }
 
 pub struct AppState {
     pub root: PathBuf,
     pub preview: RwLock<Preview>,
     pub events: broadcast::Sender<String>,
+    /// Rendered review pages by the commits they compare (and the build generation for the
+    /// work tree): a review of the same commits never changes.
+    pub reviews: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    /// Held while a review is computed, so concurrent requests for a new review wait for the
+    /// first one's result instead of all computing it.
+    pub review_lock: std::sync::Mutex<()>,
 }
 
 /// The status a page's script reads to draw (or clear) the overlay.
@@ -70,8 +79,11 @@ struct ProblemView {
     help: Option<String>,
 }
 
-/// Builds the work tree's site in memory, or returns why it cannot.
-pub fn build_in_memory(root: &std::path::Path) -> Result<Site, Vec<Diagnostic>> {
+/// Builds the work tree's site in memory (with the theme and title it used), or returns why it
+/// cannot.
+pub fn build_in_memory(
+    root: &std::path::Path,
+) -> Result<(Site, crate::snapshot::Theme, String), Vec<Diagnostic>> {
     let as_problem = |error: anyhow::Error| {
         vec![Diagnostic::error(
             "serve/build",
@@ -84,7 +96,11 @@ pub fn build_in_memory(root: &std::path::Path) -> Result<Site, Vec<Diagnostic>> 
     match build_site(&snapshot, Month::current(), None, history.as_ref(), None)
         .map_err(as_problem)?
     {
-        Built::Site(site, _) => Ok(*site),
+        Built::Site(site, _) => Ok((
+            *site,
+            snapshot.theme.clone(),
+            snapshot.config.site.title.clone(),
+        )),
         Built::Refused(report) => Err(report
             .diagnostics
             .into_iter()
@@ -100,6 +116,8 @@ impl AppState {
             root,
             preview: RwLock::new(Preview::default()),
             events,
+            reviews: std::sync::Mutex::new(std::collections::HashMap::new()),
+            review_lock: std::sync::Mutex::new(()),
         })
     }
 
@@ -111,9 +129,11 @@ impl AppState {
         let mut preview = self.preview.write().unwrap_or_else(|e| e.into_inner());
         preview.generation += 1;
         let (ok, count) = match result {
-            Ok(site) => {
+            Ok((site, theme, title)) => {
                 let pages = site.page_count();
                 preview.site = site;
+                preview.theme = theme;
+                preview.site_title = title;
                 preview.problems.clear();
                 (true, pages)
             }

@@ -17,9 +17,7 @@ use super::AppState;
 use crate::cmd::review::{ReviewedTemplates, review_with_templates};
 use crate::model::Template;
 use crate::render::environment;
-use crate::snapshot::Snapshot;
 use crate::snapshot::git::{GitWorkspace, validate_revision};
-use crate::snapshot::source::WorkTree;
 
 /// Splits `BASE...HEAD`, refusing anything else (no other ranges, no option-like names).
 pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), String> {
@@ -116,36 +114,38 @@ fn form(template: Option<&Template>, other: Option<&Template>, is_head: bool) ->
         .collect()
 }
 
+/// Renders a review page with the theme of the last good build.
+fn render_page(state: &AppState, title: &str, path: &str, body: Value) -> Result<Vec<u8>, String> {
+    let preview = state.preview.read().unwrap_or_else(|e| e.into_inner());
+    let env = environment(&preview.theme).map_err(|e| e.to_string())?;
+    let template = env.get_template("review.html").map_err(|e| e.to_string())?;
+    let nav = vec![
+        context! { label => "Overview", href => "/index.html" },
+        context! { label => "Review", href => "/review" },
+    ];
+    let html = template
+        .render(context! {
+            site_title => preview.site_title.clone(),
+            title => title,
+            root => "/",
+            path => path,
+            nav => nav,
+            breadcrumbs => vec![context! { label => "Reviews", href => "/review" }],
+            revision => Option::<String>::None,
+            latest_month => Option::<String>::None,
+            page => body,
+        })
+        .map_err(|e| crate::render::describe_template_error(&e))?;
+    Ok(super::with_reload_script(html.as_bytes()))
+}
+
+fn html(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response()
+}
+
 fn page(state: &AppState, title: &str, path: &str, body: Value) -> Response {
-    let result = Snapshot::load(&WorkTree::new(&state.root))
-        .map_err(|e| e.to_string())
-        .and_then(|snapshot| {
-            let env = environment(&snapshot.theme).map_err(|e| e.to_string())?;
-            let template = env.get_template("review.html").map_err(|e| e.to_string())?;
-            let nav = vec![
-                context! { label => "Overview", href => "/index.html" },
-                context! { label => "Review", href => "/review" },
-            ];
-            template
-                .render(context! {
-                    site_title => snapshot.config.site.title.clone(),
-                    title => title,
-                    root => "/",
-                    path => path,
-                    nav => nav,
-                    breadcrumbs => vec![context! { label => "Reviews", href => "/review" }],
-                    revision => Option::<String>::None,
-                    latest_month => Option::<String>::None,
-                    page => body,
-                })
-                .map_err(|e| crate::render::describe_template_error(&e))
-        });
-    match result {
-        Ok(html) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            super::with_reload_script(html.as_bytes()),
-        )
-            .into_response(),
+    match render_page(state, title, path, body) {
+        Ok(bytes) => html(bytes),
         Err(message) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot render the review page: {message}"),
@@ -196,28 +196,69 @@ pub async fn show(State(state): State<Arc<AppState>>, Path(spec): Path<String>) 
         Ok(parts) => parts,
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
-    let root = state.root.clone();
-    let reviewed =
-        tokio::task::spawn_blocking(move || review_with_templates(&root, &base, head.as_deref()))
-            .await;
-    match reviewed {
-        Ok(Ok(reviewed)) => {
-            let title = format!(
-                "Review: {} against {}",
-                reviewed.review.head, reviewed.review.base
-            );
-            page(
-                &state,
-                &title,
-                &format!("review/{spec}"),
-                review_body(&reviewed),
+    let shared = state.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, (StatusCode, String)> {
+        let state = shared;
+        let not_found = |error: anyhow::Error| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("cannot review {base}...: {error:#}"),
             )
+        };
+        // Key the cache by the commits compared; the work tree by the build generation.
+        let workspace = GitWorkspace::discover(&state.root).map_err(not_found)?;
+        let base_oid = workspace.resolve(&base).map_err(not_found)?;
+        let head_key = match &head {
+            Some(rev) => workspace.resolve(rev).map_err(not_found)?.to_string(),
+            None => format!(
+                "worktree@{}",
+                state
+                    .preview
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .generation
+            ),
+        };
+        let key = format!("{base_oid}...{head_key}");
+        let cached = |state: &AppState| {
+            state
+                .reviews
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned()
+        };
+        if let Some(bytes) = cached(&state) {
+            return Ok(bytes);
         }
-        Ok(Err(error)) => (
-            StatusCode::NOT_FOUND,
-            format!("cannot review {spec}: {error:#}"),
+        let _computing = state.review_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bytes) = cached(&state) {
+            return Ok(bytes);
+        }
+        let reviewed =
+            review_with_templates(&state.root, &base, head.as_deref()).map_err(not_found)?;
+        let title = format!(
+            "Review: {} against {}",
+            reviewed.review.head, reviewed.review.base
+        );
+        let bytes = render_page(
+            &state,
+            &title,
+            &format!("review/{base}"),
+            review_body(&reviewed),
         )
-            .into_response(),
+        .map_err(|m| (StatusCode::INTERNAL_SERVER_ERROR, m))?;
+        state
+            .reviews
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, bytes.clone());
+        Ok(bytes)
+    })
+    .await;
+    match result {
+        Ok(Ok(bytes)) => html(bytes),
+        Ok(Err((status, message))) => (status, message).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "review failed").into_response(),
     }
 }
