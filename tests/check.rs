@@ -768,3 +768,92 @@ fn header_only_rows_constant_is_the_schema_header() {
         .collect();
     assert_eq!(names.join(","), HEADER);
 }
+
+// --- the remaining rules ------------------------------------------------------------------------
+
+#[test]
+fn oversized_file_is_refused_not_parsed() {
+    let repo = Repo::valid();
+    let mut text = repo.read(TEMPLATE_PATH);
+    text.push_str(&format!("# {}\n", "x".repeat(33 * 1024 * 1024)));
+    repo.write(TEMPLATE_PATH, text);
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("file/too-large", TEMPLATE_PATH);
+}
+
+#[test]
+fn several_documents_in_one_file_are_refused() {
+    let repo = Repo::valid();
+    let text = repo.read(TEMPLATE_PATH);
+    repo.write(TEMPLATE_PATH, format!("{text}---\n{text}"));
+    let run = repo.check();
+    run.assert_reports("yaml/multiple-documents", &format!("{TEMPLATE_PATH}:29"));
+}
+
+#[test]
+fn missing_areas_file_is_reported() {
+    let repo = Repo::valid();
+    repo.remove("records/areas.yaml");
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("file/missing", "records/areas.yaml");
+}
+
+#[test]
+fn stp_area_without_boroughs_is_a_warning() {
+    let repo = Repo::valid();
+    repo.edit(
+        "records/areas.yaml",
+        "boroughs:\n",
+        "  - code: E54000031\n    short: SWL\n    name: South West London\nboroughs:\n",
+    );
+    let run = repo.check();
+    run.assert_reports("areas/empty-stp", "records/areas.yaml:8");
+    assert!(
+        run.stdout.contains("warning[areas/empty-stp]"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn template_id_all_is_reserved() {
+    let repo = Repo::valid();
+    let text = repo
+        .read(TEMPLATE_PATH)
+        .replace("id: urgent-care-plan", "id: all");
+    repo.write("records/templates/all.yaml", text);
+    let run = repo.check();
+    run.assert_reports("id/reserved", "records/templates/all.yaml:1:5");
+}
+
+#[test]
+fn replaced_by_must_name_a_live_template() {
+    let repo = Repo::valid();
+    repo.edit(
+        TEMPLATE_PATH,
+        "status: active",
+        "status: active\nreplaced_by: nonexistent-plan",
+    );
+    let run = repo.check();
+    run.assert_reports("ref/unknown-template", &format!("{TEMPLATE_PATH}:5:14"));
+    let old = repo
+        .read(TEMPLATE_PATH)
+        .replace("id: urgent-care-plan", "id: old-plan")
+        .replace(
+            "replaced_by: nonexistent-plan",
+            "replaced_by: urgent-care-plan",
+        );
+    repo.edit(
+        TEMPLATE_PATH,
+        "status: active\nreplaced_by: nonexistent-plan",
+        "status: retired\nretired_from: \"2021-03\"",
+    );
+    repo.write("records/templates/old-plan.yaml", old);
+    let run = repo.check();
+    run.assert_reports(
+        "template/replaced-by-retired",
+        "records/templates/old-plan.yaml:5:14",
+    );
+}
