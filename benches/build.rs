@@ -85,7 +85,7 @@ fn build_once(root: &Path, out: &Path) -> Duration {
     let started = Instant::now();
     let snapshot = Snapshot::load(&WorkTree::new(root)).unwrap();
     match build_site(&snapshot, Month::new(2026, 11).unwrap(), None, None, None).unwrap() {
-        Built::Site(site, _) => site.write_atomically(out).unwrap(),
+        Built::Site(site, _, _) => site.write_atomically(out).unwrap(),
         Built::Refused(report) => panic!("build refused: {:?}", report.diagnostics.first()),
     }
     started.elapsed()

@@ -348,3 +348,62 @@ fn port_in_use_is_a_clear_error_exiting_2() {
     assert!(run.stderr.contains("already in use"), "{}", run.stderr);
     assert!(run.stderr.contains("--port"), "{}", run.stderr);
 }
+
+#[test]
+fn a_template_edit_re_renders_only_the_pages_that_depend_on_it() {
+    use careplans::serve::watch::ChangeKind;
+    let repo = site_repo();
+    let state = state(&repo);
+    let overview = state
+        .preview
+        .read()
+        .unwrap()
+        .site
+        .get("index.html")
+        .unwrap()
+        .to_vec();
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    let done = state.rebuild_for(&[ChangeKind::Templates]);
+    assert!(done.ok);
+    assert_eq!(done.scope, "the pages of urgent-care-plan");
+    assert_eq!(
+        done.count, 3,
+        "the template's page, the templates index and data quality"
+    );
+    let preview = state.preview.read().unwrap();
+    let page = String::from_utf8_lossy(
+        preview
+            .site
+            .get("templates/urgent-care-plan/index.html")
+            .unwrap(),
+    )
+    .into_owned();
+    assert!(page.contains("Preferred place of death (first choice)"));
+    assert_eq!(
+        preview.site.get("index.html").unwrap(),
+        overview.as_slice(),
+        "other pages are kept as they were"
+    );
+    drop(preview);
+    // A title change reaches the analysis tables, so every page is rendered again.
+    repo.edit(
+        TEMPLATE,
+        "title: Urgent care plan",
+        "title: Universal care plan",
+    );
+    let done = state.rebuild_for(&[ChangeKind::Templates]);
+    assert_eq!(done.scope, "every page");
+    // So does a metrics change.
+    repo.edit(
+        "records/metrics/2021-02.csv",
+        "2021-02,E09000002,all,1250",
+        "2021-02,E09000002,all,1255",
+    );
+    let done = state.rebuild_for(&[ChangeKind::Metrics]);
+    assert!(done.ok);
+    assert_eq!(done.scope, "every page");
+}

@@ -11,7 +11,7 @@ use crate::cli::BuildArgs;
 use crate::diagnostic::{Format, Tally};
 use crate::history::{History, template_history};
 use crate::model::Month;
-use crate::render::pages::{SiteInputs, render_site};
+use crate::render::pages::{RenderScope, SiteInputs, render_site};
 use crate::site::Site;
 use crate::snapshot::Snapshot;
 use crate::snapshot::git::GitWorkspace;
@@ -21,7 +21,8 @@ use super::{EXIT_OK, EXIT_PROBLEMS};
 
 /// The outcome of building a site in memory.
 pub enum Built {
-    Site(Box<Site>, CheckReport),
+    /// The site, the check result, and the analysis tables it was rendered from.
+    Site(Box<Site>, CheckReport, Box<crate::analyse::Tables>),
     /// The records or reports have errors; nothing was rendered.
     Refused(CheckReport),
 }
@@ -45,10 +46,11 @@ pub fn build_site(
         check: &report,
         revision,
         history,
+        scope: RenderScope::All,
         progress,
     };
     match render_site(&inputs) {
-        Ok(site) => Ok(Built::Site(Box::new(site), report)),
+        Ok(site) => Ok(Built::Site(Box::new(site), report, Box::new(tables))),
         Err(problems) => {
             report.diagnostics.extend(problems);
             report.tally = Tally::of(&report.diagnostics);
@@ -107,7 +109,7 @@ pub fn run(root: &Path, args: &BuildArgs) -> Result<u8> {
             );
             Ok(EXIT_PROBLEMS)
         }
-        Built::Site(site, report) => {
+        Built::Site(site, report, _) => {
             site.write_atomically(&out)?;
             if report.tally.warnings > 0 {
                 print_report(&report, &snapshot, Format::Human, started.elapsed())?;

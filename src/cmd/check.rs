@@ -28,6 +28,18 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The report of a snapshot's diagnostics.
+    pub fn new(snapshot: &Snapshot, diagnostics: Vec<Diagnostic>) -> CheckReport {
+        CheckReport {
+            origin: snapshot.origin.clone(),
+            files: snapshot.file_count(),
+            templates: snapshot.templates.len(),
+            rows: snapshot.row_count(),
+            tally: Tally::of(&diagnostics),
+            diagnostics,
+        }
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "checked {} files, {} templates, {} metrics rows: {} errors, {} warnings",
@@ -61,15 +73,7 @@ pub fn check_snapshot(snapshot: &Snapshot, today: Month) -> (CheckReport, Option
         }
         diagnostic::sort(&mut diagnostics);
     }
-    let report = CheckReport {
-        origin: snapshot.origin.clone(),
-        files: snapshot.file_count(),
-        templates: snapshot.templates.len(),
-        rows: snapshot.row_count(),
-        tally: Tally::of(&diagnostics),
-        diagnostics,
-    };
-    (report, tables)
+    (CheckReport::new(snapshot, diagnostics), tables)
 }
 
 /// Prints a check's diagnostics and summary in the chosen format.

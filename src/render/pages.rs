@@ -36,6 +36,9 @@ pub struct SiteInputs<'a> {
     pub revision: Option<String>,
     /// Every template's versions from git, when the records are in a repository.
     pub history: Option<&'a History>,
+    /// Which pages to render: all, or (for a preview after template edits) only those of some
+    /// templates.
+    pub scope: RenderScope,
     /// Told (pages done, pages planned) as report pages render, for a progress display.
     pub progress: Option<&'a dyn Fn(usize, usize)>,
 }
@@ -43,6 +46,16 @@ pub struct SiteInputs<'a> {
 /// A serialisable value as a template value.
 fn ser<T: Serialize>(value: T) -> Value {
     Value::from(Serde(value))
+}
+
+/// Which pages a render produces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RenderScope {
+    #[default]
+    All,
+    /// Only what depends on these templates alone: their pages, their version pages, the
+    /// templates index and the data quality page.
+    Templates(std::collections::BTreeSet<String>),
 }
 
 /// One link in navigation, breadcrumbs or lists.
@@ -132,6 +145,15 @@ pub fn render_site(inputs: &SiteInputs<'_>) -> Result<Site, Vec<Diagnostic>> {
             .collect(),
         nav,
     };
+    if inputs.scope != RenderScope::All {
+        renderer.template_pages();
+        renderer.quality_page();
+        return if renderer.problems.is_empty() {
+            Ok(renderer.site)
+        } else {
+            Err(renderer.problems)
+        };
+    }
     for (path, bytes) in &snapshot.theme.static_files {
         renderer
             .site
@@ -568,6 +590,11 @@ impl Renderer<'_> {
                     },
                 },
             ]);
+            if let RenderScope::Templates(ids) = &self.inputs.scope
+                && !ids.contains(&template.id)
+            {
+                continue;
+            }
             let model = ChartModel {
                 id: "uptake".into(),
                 kind: crate::model::ChartType::Line,

@@ -5,6 +5,7 @@
 pub mod review_pages;
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -24,7 +25,8 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::cmd::build::{Built, build_site, history_of};
 use crate::diagnostic::Diagnostic;
-use crate::model::Month;
+use crate::history::History;
+use crate::model::{Month, Template, TemplateStatus};
 use crate::site::Site;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
@@ -61,6 +63,8 @@ pub struct AppState {
     /// Held while a review is computed, so concurrent requests for a new review wait for the
     /// first one's result instead of all computing it.
     pub review_lock: std::sync::Mutex<()>,
+    /// Analysis tables, history and templates of the last full build.
+    reusable: std::sync::Mutex<Option<Reusable>>,
 }
 
 /// The status a page's script reads to draw (or clear) the overlay.
@@ -79,34 +83,55 @@ struct ProblemView {
     help: Option<String>,
 }
 
-/// Builds the work tree's site in memory (with the theme and title it used), or returns why it
-/// cannot.
-pub fn build_in_memory(
-    root: &std::path::Path,
-) -> Result<(Site, crate::snapshot::Theme, String), Vec<Diagnostic>> {
-    let as_problem = |error: anyhow::Error| {
-        vec![Diagnostic::error(
-            "serve/build",
-            "careplans.toml",
-            format!("{error:#}"),
-        )]
-    };
-    let snapshot = Snapshot::load(&WorkTree::new(root)).map_err(as_problem)?;
-    let history = history_of(root, None, &snapshot).map_err(as_problem)?;
-    match build_site(&snapshot, Month::current(), None, history.as_ref(), None)
-        .map_err(as_problem)?
-    {
-        Built::Site(site, _) => Ok((
-            *site,
-            snapshot.theme.clone(),
-            snapshot.config.site.title.clone(),
-        )),
-        Built::Refused(report) => Err(report
-            .diagnostics
-            .into_iter()
-            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
-            .collect()),
-    }
+/// What a rebuild did, for the log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub ok: bool,
+    /// Pages rendered (or problems found, when not ok).
+    pub count: usize,
+    pub took: Duration,
+    /// "every page", or which pages.
+    pub scope: String,
+}
+
+/// What the last full build computed that a smaller rebuild can reuse.
+struct Reusable {
+    tables: crate::analyse::Tables,
+    history: Option<History>,
+    /// The commit the history was read at.
+    head: Option<git2::Oid>,
+    templates: BTreeMap<String, Template>,
+}
+
+/// The template attributes the analysis tables hold; while they stay the same, an edit to a
+/// template changes only that template's own pages.
+fn table_key(template: &Template) -> (String, String, TemplateStatus, usize, usize, usize) {
+    (
+        template.title.clone(),
+        template.version.to_string(),
+        template.status,
+        template.sections.len(),
+        template.fields().count(),
+        template.fields().filter(|(_, f)| f.safety_critical).count(),
+    )
+}
+
+fn head_commit(root: &std::path::Path) -> Option<git2::Oid> {
+    let workspace = crate::snapshot::git::GitWorkspace::discover(root).ok()?;
+    workspace
+        .repo
+        .head()
+        .ok()?
+        .peel_to_commit()
+        .ok()
+        .map(|c| c.id())
+}
+
+fn errors_only(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+        .collect()
 }
 
 impl AppState {
@@ -118,36 +143,199 @@ impl AppState {
             events,
             reviews: std::sync::Mutex::new(std::collections::HashMap::new()),
             review_lock: std::sync::Mutex::new(()),
+            reusable: std::sync::Mutex::new(None),
         })
     }
 
-    /// Rebuilds and tells every page: `reload` after a good build, `failed` after a bad one
-    /// (the last good site stays).
+    /// Rebuilds everything.
     pub fn rebuild(&self) -> (bool, Duration, usize) {
+        let done = self.rebuild_for(&[]);
+        (done.ok, done.took, done.count)
+    }
+
+    /// Rebuilds after changes of the given kinds, as little as they need: an edit to templates
+    /// that leaves the analysis tables alone re-renders only those templates' pages (with the
+    /// index and data quality pages); anything else re-runs the analysis and renders every page,
+    /// reusing the git history while HEAD has not moved. Tells every page: `reload` after a good
+    /// build, `failed` after a bad one (the last good site stays).
+    pub fn rebuild_for(&self, kinds: &[watch::ChangeKind]) -> Rebuilt {
         let started = Instant::now();
-        let result = build_in_memory(&self.root);
+        let outcome = match Snapshot::load(&WorkTree::new(&self.root)) {
+            Err(error) => Err(vec![Diagnostic::error(
+                "serve/build",
+                "careplans.toml",
+                format!("{error:#}"),
+            )]),
+            Ok(snapshot) => {
+                let only_templates =
+                    !kinds.is_empty() && kinds.iter().all(|k| *k == watch::ChangeKind::Templates);
+                let partial = if only_templates {
+                    self.templates_only(&snapshot)
+                } else {
+                    None
+                };
+                match partial {
+                    Some(result) => result,
+                    None => self.full(&snapshot),
+                }
+            }
+        };
         let mut preview = self.preview.write().unwrap_or_else(|e| e.into_inner());
         preview.generation += 1;
-        let (ok, count) = match result {
-            Ok((site, theme, title)) => {
-                let pages = site.page_count();
-                preview.site = site;
+        let done = match outcome {
+            Ok((site, scope, theme, title)) => {
+                let count = site.page_count();
+                if scope == "every page" {
+                    preview.site = site;
+                } else {
+                    preview.site.files.extend(site.files);
+                }
                 preview.theme = theme;
                 preview.site_title = title;
                 preview.problems.clear();
-                (true, pages)
+                Rebuilt {
+                    ok: true,
+                    count,
+                    took: started.elapsed(),
+                    scope,
+                }
             }
             Err(problems) => {
                 let count = problems.len();
                 preview.problems = problems;
-                (false, count)
+                Rebuilt {
+                    ok: false,
+                    count,
+                    took: started.elapsed(),
+                    scope: String::new(),
+                }
             }
         };
         drop(preview);
-        let _ = self
-            .events
-            .send(if ok { "reload".into() } else { "failed".into() });
-        (ok, started.elapsed(), count)
+        // Cached review pages may show the old theme or work tree.
+        self.reviews
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let _ = self.events.send(if done.ok {
+            "reload".into()
+        } else {
+            "failed".into()
+        });
+        done
+    }
+
+    /// Re-renders only the edited templates' pages, or `None` when the edit reaches further.
+    #[allow(clippy::type_complexity)]
+    fn templates_only(
+        &self,
+        snapshot: &Snapshot,
+    ) -> Option<Result<(Site, String, crate::snapshot::Theme, String), Vec<Diagnostic>>> {
+        let mut reusable = self.reusable.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = reusable.as_mut()?;
+        let now: BTreeMap<String, Template> = snapshot
+            .templates
+            .iter()
+            .map(|t| (t.value.id.clone(), t.value.clone()))
+            .collect();
+        let same_tables = now.len() == cache.templates.len()
+            && now.iter().all(|(id, t)| {
+                cache
+                    .templates
+                    .get(id)
+                    .is_some_and(|old| table_key(old) == table_key(t))
+            });
+        if !same_tables || !snapshot.failed.is_empty() {
+            return None;
+        }
+        let diagnostics = crate::validate::validate(snapshot, Month::current());
+        let report = crate::cmd::check::CheckReport::new(snapshot, diagnostics);
+        if report.tally.errors > 0 {
+            return Some(Err(errors_only(report.diagnostics)));
+        }
+        let changed: std::collections::BTreeSet<String> = now
+            .iter()
+            .filter(|(id, t)| cache.templates.get(*id) != Some(*t))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let inputs = crate::render::pages::SiteInputs {
+            snapshot,
+            tables: &cache.tables,
+            check: &report,
+            revision: None,
+            history: cache.history.as_ref(),
+            scope: crate::render::pages::RenderScope::Templates(changed.clone()),
+            progress: None,
+        };
+        let result = crate::render::pages::render_site(&inputs);
+        Some(match result {
+            Ok(site) => {
+                cache.templates = now;
+                let scope = if changed.is_empty() {
+                    "no page (nothing a page shows changed)".to_owned()
+                } else {
+                    format!(
+                        "the pages of {}",
+                        changed.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                };
+                Ok((
+                    site,
+                    scope,
+                    snapshot.theme.clone(),
+                    snapshot.config.site.title.clone(),
+                ))
+            }
+            Err(problems) => Err(problems),
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn full(
+        &self,
+        snapshot: &Snapshot,
+    ) -> Result<(Site, String, crate::snapshot::Theme, String), Vec<Diagnostic>> {
+        let as_problem = |error: anyhow::Error| {
+            vec![Diagnostic::error(
+                "serve/build",
+                "careplans.toml",
+                format!("{error:#}"),
+            )]
+        };
+        let mut reusable = self.reusable.lock().unwrap_or_else(|e| e.into_inner());
+        let head = head_commit(&self.root);
+        let history = match reusable.as_mut() {
+            Some(cache) if cache.head == head && head.is_some() => cache.history.take(),
+            _ => history_of(&self.root, None, snapshot).map_err(as_problem)?,
+        };
+        match build_site(snapshot, Month::current(), None, history.as_ref(), None)
+            .map_err(as_problem)?
+        {
+            Built::Site(site, _, tables) => {
+                *reusable = Some(Reusable {
+                    tables: *tables,
+                    history,
+                    head,
+                    templates: snapshot
+                        .templates
+                        .iter()
+                        .map(|t| (t.value.id.clone(), t.value.clone()))
+                        .collect(),
+                });
+                Ok((
+                    *site,
+                    "every page".to_owned(),
+                    snapshot.theme.clone(),
+                    snapshot.config.site.title.clone(),
+                ))
+            }
+            Built::Refused(report) => {
+                if let Some(cache) = reusable.as_mut() {
+                    cache.history = history;
+                }
+                Err(errors_only(report.diagnostics))
+            }
+        }
     }
 }
 
