@@ -198,6 +198,22 @@ fn review_page_shows_a_branch_side_by_side() {
         "{body}"
     );
     assert!(body.contains("rules broken"), "{body}");
+    // An uncommitted edit, reviewed against main from the work tree.
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    let (status, _, body) = block(get(&state, Method::GET, "/review/main...worktree"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Preferred place of death (first choice)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Before (main)") && body.contains("After (work tree)"),
+        "{body}"
+    );
     for bad in ["/review/main..feature", "/review/--output=x...main"] {
         let (status, _, _) = block(get(&state, Method::GET, bad));
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
