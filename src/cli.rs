@@ -66,11 +66,22 @@ previous site is left exactly as it was.\n\n\
 Example:\n  careplans build --out public"
     )]
     Build(BuildArgs),
-    /// Write the bundled London metrics from the seeded record-level model
+    /// Turn a record-level extract into published, disclosure-controlled monthly metrics
     #[command(
-        long_about = "Generate a synthetic record-level population with the seeded model and write \
-the disclosure-controlled monthly metrics it produces, one CSV per month.\n\n\
-Example:\n  careplans synth --metrics records/metrics --seed 2020"
+        long_about = "Read a record-level extract (plans.csv and events.csv, as `careplans synth --out` \
+writes them), check every row, aggregate every level (borough, STP area, London; each template and \
+all) from unrounded counts with polars, apply the disclosure rule of careplans.toml, and write one \
+records/metrics/YYYY-MM.csv per month, each through a temporary file. Re-importing gives the same \
+bytes.\n\nExamples:\n  careplans import /secure/extract --all\n  careplans import /secure/extract --month 2023-03"
+    )]
+    Import(ImportArgs),
+    /// Realistic synthetic data from the seeded model: a record-level extract, or published metrics
+    #[command(
+        long_about = "Run the seeded record-level model of London's programme over the areas, templates \
+and programmes of the records. --out writes the record-level extract (plans.csv and events.csv, \
+streamed); --metrics writes the disclosure-controlled monthly metrics it produces, one CSV per month. \
+The same seed gives the same bytes.\n\n\
+Examples:\n  careplans synth --metrics records/metrics\n  careplans synth --out /tmp/extract --plans 1000000"
     )]
     Synth(SynthArgs),
 }
@@ -86,6 +97,22 @@ pub struct CheckArgs {
     /// Check the records at a git revision (branch, tag, commit) instead of the work tree
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["month", "all"]))]
+pub struct ImportArgs {
+    /// Folder holding plans.csv and events.csv
+    pub extract: PathBuf,
+    /// Publish one month (YYYY-MM)
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Publish every month the extract covers
+    #[arg(long)]
+    pub all: bool,
+    /// Where to write the metrics (default: the workspace's records/metrics)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -77,6 +77,9 @@ pub struct DisclosureRule {
     pub threshold: u64,
     /// Every published count is rounded to the nearest multiple of this.
     pub rounding_base: u64,
+    /// Hide further counts where a suppressed one could otherwise be worked out from the
+    /// published totals of its area hierarchy or its templates (see `disclosure::secondary`).
+    pub secondary_suppression: bool,
 }
 
 impl Default for DisclosureRule {
@@ -84,6 +87,7 @@ impl Default for DisclosureRule {
         DisclosureRule {
             threshold: 7,
             rounding_base: 5,
+            secondary_suppression: false,
         }
     }
 }

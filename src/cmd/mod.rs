@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod import;
 pub mod review;
 pub mod serve;
 pub mod synth;
@@ -23,6 +24,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Build(args) => build::run(&workspace(cli.global.repo)?, &args),
+        Command::Import(args) => import::run(&workspace(cli.global.repo)?, &args),
         Command::Serve(args) => serve::run(&workspace(cli.global.repo)?, &args),
         Command::Review(args) => review::run(&workspace(cli.global.repo)?, &args),
         Command::Check(args) => check::run(&workspace(cli.global.repo)?, &args),

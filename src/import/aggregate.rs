@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::config::DisclosureRule;
 use crate::disclosure;
+use crate::disclosure::secondary::{CellStatus, LinkedTable};
 use crate::model::{ALL_TEMPLATES, Areas, Count, Measure, MetricRow, Month};
 use crate::synth::model::{Event, EventKind, ModelInputs, PlanRecord, Sink};
 
@@ -34,6 +35,39 @@ impl Aggregator {
             templates,
             counts: vec![[0; MEASURES]; months * boroughs * templates],
             plan_cells: HashMap::new(),
+        }
+    }
+
+    /// An empty aggregator for `months` months from `first_month`.
+    pub fn empty(
+        first_month: Month,
+        months: usize,
+        boroughs: usize,
+        templates: usize,
+    ) -> Aggregator {
+        Aggregator {
+            first_month,
+            months,
+            boroughs,
+            templates,
+            counts: vec![[0; MEASURES]; months * boroughs * templates],
+            plan_cells: HashMap::new(),
+        }
+    }
+
+    /// Adds `value` to one unrounded count (months outside the window are ignored).
+    pub fn add(
+        &mut self,
+        month: Month,
+        borough: usize,
+        template: usize,
+        measure: Measure,
+        value: u64,
+    ) {
+        if let Some(offset) = self.month_offset(month) {
+            if borough < self.boroughs && template < self.templates {
+                self.cell(offset, borough, template)[measure.index()] += value;
+            }
         }
     }
 
@@ -138,10 +172,18 @@ pub fn publish(
             })
             .unwrap_or_default()
     };
-    let area_members: Vec<(String, Vec<usize>)> = areas
-        .summaries()
+    let summaries = areas.summaries();
+    let area_members: Vec<(String, Vec<usize>)> = summaries
         .iter()
         .map(|a| (a.code.clone(), members(&a.code)))
+        .collect();
+    // Each area's parent row, for the linked tables of secondary suppression.
+    let parents: Vec<Option<usize>> = summaries
+        .iter()
+        .map(|a| {
+            let parent = a.parent.as_deref()?;
+            summaries.iter().position(|p| p.code == parent)
+        })
         .collect();
     let mut template_order: Vec<usize> = (0..inputs.templates.len()).collect();
     template_order.sort_by(|&a, &b| inputs.templates[a].id.cmp(&inputs.templates[b].id));
@@ -149,32 +191,58 @@ pub fn publish(
     let mut out = Vec::with_capacity(aggregator.months);
     for month in 0..aggregator.months {
         let month_value = aggregator.first_month.plus_months(month as i64);
-        let mut rows = Vec::new();
-        for (code, boroughs) in &area_members {
-            let sum = |templates: &[usize]| {
+        // Unrounded totals per area, template by template and then all templates.
+        let width = template_order.len() + 1;
+        let mut unrounded: Vec<[u64; MEASURES]> = Vec::with_capacity(area_members.len() * width);
+        for (_, boroughs) in &area_members {
+            let mut all = [0u64; MEASURES];
+            for &t in &template_order {
                 let mut total = [0u64; MEASURES];
                 for &b in boroughs {
-                    for &t in templates {
-                        for (slot, value) in total.iter_mut().zip(aggregator.unrounded(month, b, t))
-                        {
-                            *slot += value;
-                        }
+                    for (slot, value) in total.iter_mut().zip(aggregator.unrounded(month, b, t)) {
+                        *slot += value;
                     }
                 }
-                total
+                for (slot, value) in all.iter_mut().zip(total) {
+                    *slot += value;
+                }
+                unrounded.push(total);
+            }
+            unrounded.push(all);
+        }
+        let mut counts: Vec<[Count; MEASURES]> = unrounded
+            .iter()
+            .map(|cell| cell.map(|count| disclosure::publish(count, rule)))
+            .collect();
+        if rule.secondary_suppression {
+            for measure in 0..MEASURES {
+                let values = unrounded.iter().map(|cell| cell[measure]).collect();
+                let mut table = LinkedTable::new(
+                    parents.clone(),
+                    template_order.len(),
+                    values,
+                    rule.threshold,
+                );
+                table.protect(rule.threshold);
+                for (cell, status) in table.status.iter().enumerate() {
+                    if *status == CellStatus::Secondary {
+                        counts[cell][measure] = Count::Suppressed;
+                    }
+                }
+            }
+        }
+        let mut rows = Vec::with_capacity(counts.len());
+        for (area, (code, _)) in area_members.iter().enumerate() {
+            let row = |template: &str, counts: [Count; MEASURES]| MetricRow {
+                month: month_value,
+                area_code: code.clone(),
+                template: template.to_owned(),
+                counts,
+                line: 0,
             };
-            let mut push = |template: &str, total: [u64; MEASURES]| {
-                rows.push(MetricRow {
-                    month: month_value,
-                    area_code: code.clone(),
-                    template: template.to_owned(),
-                    counts: total.map(|count| disclosure::publish(count, rule)),
-                    line: 0,
-                });
-            };
-            push(ALL_TEMPLATES, sum(&template_order));
-            for &t in &template_order {
-                push(&inputs.templates[t].id, sum(&[t]));
+            rows.push(row(ALL_TEMPLATES, counts[area * width + width - 1]));
+            for (column, &t) in template_order.iter().enumerate() {
+                rows.push(row(&inputs.templates[t].id, counts[area * width + column]));
             }
         }
         out.push((month_value, rows));

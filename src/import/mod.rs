@@ -2,4 +2,5 @@
 //! counts, then apply disclosure control, then write `records/metrics/YYYY-MM.csv`.
 
 pub mod aggregate;
+pub mod extract;
 pub mod write;

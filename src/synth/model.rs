@@ -138,7 +138,7 @@ pub struct PlanRecord {
     /// Index into `AGE_BANDS`.
     pub age_band: usize,
     pub created: Month,
-    /// The last month the plan was revised.
+    /// The last month the plan was revised; for an archived plan, the month it was archived.
     pub last_updated: Month,
     pub status: PlanStatus,
     pub cpr_recorded: bool,
@@ -389,7 +389,7 @@ impl<'a> Model<'a> {
         let profile = self.profiles[template];
         let programme_at_creation = self.programme_progress(borough, created);
         let mut plan = PlanRecord {
-            plan_id: format!("P{:016X}", Rng::for_item(inputs.seed, 4, index).next_u64()),
+            plan_id: pseudonym(Rng::for_item(inputs.seed, 4, index).next_u64()),
             borough,
             template,
             age_band,
@@ -463,12 +463,28 @@ impl<'a> Model<'a> {
             }
             month = month.next();
         }
+        // Archiving is the plan's last revision, so an extract can tell when it stopped being live.
+        if let Some(archived) = plan.archived {
+            plan.last_updated = archived;
+        }
         events.sort_by_key(|e| e.timestamp);
         sink.plan(index, &plan);
         for event in &events {
             sink.event(event);
         }
     }
+}
+
+/// A pseudonymous plan id: 14 letters from 64 random bits. Letters only, so no run of digits can
+/// ever look like an NHS number to the identifier checks.
+pub fn pseudonym(mut bits: u64) -> String {
+    let mut id = String::with_capacity(16);
+    id.push_str("P-");
+    for _ in 0..14 {
+        id.push(char::from(b'A' + (bits % 26) as u8));
+        bits /= 26;
+    }
+    id
 }
 
 /// Days from 1970-01-01 to the first day of `month`.

@@ -2,6 +2,8 @@
 //! the threshold is suppressed, every other count is rounded to the nearest rounding base, and
 //! zero is published as zero. Used by everything that publishes; `validate` checks the result.
 
+pub mod secondary;
+
 use crate::config::DisclosureRule;
 use crate::model::Count;
 

@@ -1,0 +1,73 @@
+//! `careplans import`: extract -> checked rows -> unrounded aggregates -> published metrics.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::ImportArgs;
+use crate::diagnostic::{self, Style};
+use crate::import::{aggregate, extract, write};
+use crate::model::Month;
+use crate::snapshot::Snapshot;
+use crate::snapshot::source::WorkTree;
+use crate::synth;
+
+use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
+
+pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
+    let started = Instant::now();
+    let snapshot = Snapshot::load(&WorkTree::new(root))?;
+    let Some(areas) = &snapshot.areas else {
+        bail!("the records have no valid areas file; run `careplans check`");
+    };
+    let dir = std::env::current_dir()?.join(&args.extract);
+    for file in ["plans.csv", "events.csv"] {
+        if !dir.join(file).is_file() {
+            bail!("{} has no {file}", dir.display());
+        }
+    }
+    let today = Month::current();
+    // The window: one month, or every month the extract's events cover.
+    let (first, last) = match &args.month {
+        Some(month) => {
+            let month: Month = month.parse().map_err(|e: String| anyhow!("--month: {e}"))?;
+            (month, month)
+        }
+        None => extract::extract_months(&dir)?,
+    };
+    let months = u32::try_from(last.index() - first.index() + 1)
+        .map_err(|_| anyhow!("the extract's months are out of order"))?;
+    let inputs = synth::inputs_from_snapshot(&snapshot, 0, first, months, 1.0)?;
+    let problems = extract::check_extract(&dir, &inputs, today);
+    if !problems.is_empty() {
+        let style = Style {
+            color: use_color(std::io::stdout().is_terminal()),
+        };
+        print!("{}", diagnostic::render_human(&problems, |_| None, style));
+        println!(
+            "import refused: {} problem(s) in the extract; nothing was written",
+            problems.len()
+        );
+        return Ok(EXIT_PROBLEMS);
+    }
+    let aggregator = extract::aggregate_extract(&dir, &inputs)?;
+    let published = aggregate::publish(
+        &aggregator,
+        &inputs,
+        &areas.value,
+        &snapshot.config.disclosure,
+    );
+    let out = match &args.out {
+        Some(out) => std::env::current_dir()?.join(out),
+        None => root.join(snapshot.config.paths.metrics()),
+    };
+    let written = write::write_metrics(&out, &published)?;
+    eprintln!(
+        "published {written} month(s), {first} to {last}, into {} in {:.2?}",
+        out.display(),
+        started.elapsed()
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,331 @@
+//! Secondary suppression: choose further cells to hide so that no suppressed count can be
+//! worked out from the published totals.
+//!
+//! A month's published figures for one measure form a linked table: rows are areas in a
+//! hierarchy (boroughs add up to their STP area, STP areas to London) and columns are the
+//! templates plus their total (`all`). Every row's total is the sum of its parts and every
+//! parent row is the sum of its children, column by column.
+//!
+//! Those equations are flow conservation in a network (after dropping the row equations of
+//! parent rows, which the others imply): every cell is an arc, every remaining equation a node.
+//! The published cells are known flows; the suppressed cells are unknown flows within their
+//! bounds (a primary cell is 1..=threshold, a secondary cell any count). A suppressed cell can be
+//! recovered exactly if and only if no cycle of suppressed cells runs through it along which
+//! flow can be moved by one without leaving those bounds (the constraint matrix of a network is
+//! totally unimodular, so every other solution is the true one plus such cycles). So:
+//!
+//! * `is_protected` looks for that cycle in the residual graph of the suppressed arcs;
+//! * `protect` takes each unprotected primary cell and suppresses the cheapest path of published
+//!   cells (by the counts they would hide) that closes a cycle through it. Hiding more cells
+//!   only adds cycles, so one pass protects every cell.
+//!
+//! Rounding is ignored here on purpose: treating published counts as exact gives the reader
+//! more than they have, so a table safe under that assumption is safe when rounded too.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// How a cell of the table is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellStatus {
+    Published,
+    /// A small count, suppressed by the threshold rule.
+    Primary,
+    /// Hidden only so that a primary cell cannot be recovered.
+    Secondary,
+}
+
+/// One measure in one month: rows in a hierarchy, `columns` part columns and their total.
+#[derive(Debug, Clone)]
+pub struct LinkedTable {
+    /// Each row's parent row; exactly one row (the root) has none.
+    pub parents: Vec<Option<usize>>,
+    /// Number of part columns; the total column is index `columns`.
+    pub columns: usize,
+    /// Unrounded counts, row by row, `columns + 1` per row (the total last).
+    pub values: Vec<u64>,
+    pub status: Vec<CellStatus>,
+}
+
+/// An arc of the network: a cell, flowing from node `from` to node `to`.
+#[derive(Debug, Clone, Copy)]
+struct Arc {
+    from: usize,
+    to: usize,
+}
+
+impl LinkedTable {
+    /// A table whose cells are primary-suppressed when `1 <= value <= threshold`.
+    pub fn new(
+        parents: Vec<Option<usize>>,
+        columns: usize,
+        values: Vec<u64>,
+        threshold: u64,
+    ) -> LinkedTable {
+        let status = values
+            .iter()
+            .map(|&v| {
+                if (1..=threshold).contains(&v) {
+                    CellStatus::Primary
+                } else {
+                    CellStatus::Published
+                }
+            })
+            .collect();
+        LinkedTable {
+            parents,
+            columns,
+            values,
+            status,
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.columns + 1
+    }
+
+    pub fn rows(&self) -> usize {
+        self.parents.len()
+    }
+
+    pub fn cell(&self, row: usize, column: usize) -> usize {
+        row * self.width() + column
+    }
+
+    fn leaves(&self) -> Vec<bool> {
+        let mut leaf = vec![true; self.rows()];
+        for parent in self.parents.iter().flatten() {
+            leaf[*parent] = false;
+        }
+        leaf
+    }
+
+    /// The network: node ids are `row * width + column` for the column equations of parent rows,
+    /// `row * width` (column 0's slot) for the row equation of a leaf, and one node past the end
+    /// for the outside of the table.
+    fn arcs(&self) -> (Vec<Arc>, usize) {
+        let width = self.width();
+        let leaf = self.leaves();
+        let outside = self.rows() * width;
+        // The equation a cell takes part in as the whole: its row's (a leaf) or its column's
+        // within its row (a parent row).
+        let own = |row: usize, column: usize| {
+            if leaf[row] {
+                row * width
+            } else {
+                row * width + column
+            }
+        };
+        // The equation it takes part in as a part: its parent's column, or the outside.
+        let up =
+            |row: usize, column: usize| self.parents[row].map_or(outside, |p| p * width + column);
+        let mut arcs = Vec::with_capacity(self.values.len());
+        for row in 0..self.rows() {
+            for column in 0..width {
+                let arc = if column < self.columns {
+                    Arc {
+                        from: own(row, column),
+                        to: up(row, column),
+                    }
+                } else {
+                    Arc {
+                        from: up(row, column),
+                        to: own(row, column),
+                    }
+                };
+                arcs.push(arc);
+            }
+        }
+        (arcs, outside + 1)
+    }
+
+    /// The bounds a reader can place on a suppressed cell: a primary cell is 1..=threshold; a
+    /// secondary one could be any count.
+    fn bounds(&self, cell: usize, threshold: u64) -> (u64, u64) {
+        match self.status[cell] {
+            CellStatus::Primary => (1, threshold),
+            CellStatus::Secondary => (0, u64::MAX),
+            CellStatus::Published => (self.values[cell], self.values[cell]),
+        }
+    }
+
+    /// Whether the true count of `cell` (a suppressed cell) cannot be worked out from the
+    /// published cells and the bounds of the suppressed ones.
+    pub fn is_protected(&self, cell: usize, threshold: u64) -> bool {
+        self.cycle_through(cell, threshold, None).is_some()
+    }
+
+    /// Every suppressed cell whose count can be worked out exactly.
+    pub fn recoverable(&self, threshold: u64) -> Vec<usize> {
+        (0..self.values.len())
+            .filter(|&c| {
+                self.status[c] != CellStatus::Published && !self.is_protected(c, threshold)
+            })
+            .collect()
+    }
+
+    /// Suppresses further cells until no suppressed cell can be recovered. Returns how many
+    /// cells were added.
+    pub fn protect(&mut self, threshold: u64) -> usize {
+        let mut added = 0;
+        for cell in 0..self.values.len() {
+            if self.status[cell] != CellStatus::Primary || self.is_protected(cell, threshold) {
+                continue;
+            }
+            // Published cells may join the cycle at a cost of the count they would hide (plus
+            // one, so fewer cells win among equals); a cycle always exists through the totals.
+            let Some(path) = self.cycle_through(cell, threshold, Some(&|value| value + 1)) else {
+                continue;
+            };
+            for arc in path {
+                if self.status[arc] == CellStatus::Published {
+                    self.status[arc] = CellStatus::Secondary;
+                    added += 1;
+                }
+            }
+        }
+        added
+    }
+
+    /// The cheapest cycle through `cell` along which a unit of flow can move within bounds:
+    /// the cells on it other than `cell`. Only suppressed cells may be used unless `cost` prices
+    /// published ones (which would become secondary, so free to move in either direction).
+    fn cycle_through(
+        &self,
+        cell: usize,
+        threshold: u64,
+        cost: Option<&dyn Fn(u64) -> u64>,
+    ) -> Option<Vec<usize>> {
+        let (arcs, nodes) = self.arcs();
+        // Residual graph: (to, cell, cost) per node.
+        let mut residual: Vec<Vec<(usize, usize, u64)>> = vec![Vec::new(); nodes];
+        for (index, arc) in arcs.iter().enumerate() {
+            if index == cell {
+                continue;
+            }
+            let value = self.values[index];
+            let (lo, hi, price) = match (self.status[index], cost) {
+                (CellStatus::Published, None) => continue,
+                (CellStatus::Published, Some(cost)) => (0, u64::MAX, cost(value)),
+                _ => {
+                    let (lo, hi) = self.bounds(index, threshold);
+                    (lo, hi, 0)
+                }
+            };
+            if value < hi {
+                residual[arc.from].push((arc.to, index, price));
+            }
+            if value > lo {
+                residual[arc.to].push((arc.from, index, price));
+            }
+        }
+        let (lo, hi) = self.bounds(cell, threshold);
+        let arc = arcs[cell];
+        let value = self.values[cell];
+        // Moving one more unit through the cell needs a way back from its head to its tail;
+        // one less needs a way from its tail to its head.
+        let mut options = Vec::new();
+        if value < hi {
+            options.extend(cheapest_path(&residual, arc.to, arc.from));
+        }
+        if value > lo {
+            options.extend(cheapest_path(&residual, arc.from, arc.to));
+        }
+        options
+            .into_iter()
+            .min_by_key(|(price, _)| *price)
+            .map(|(_, cells)| cells)
+    }
+}
+
+/// Dijkstra over the residual graph: the cheapest path's price and the cells it runs along.
+fn cheapest_path(
+    residual: &[Vec<(usize, usize, u64)>],
+    from: usize,
+    to: usize,
+) -> Option<(u64, Vec<usize>)> {
+    let mut best = vec![u64::MAX; residual.len()];
+    let mut came_by: Vec<Option<(usize, usize)>> = vec![None; residual.len()];
+    let mut queue = BinaryHeap::new();
+    best[from] = 0;
+    queue.push(Reverse((0u64, from)));
+    while let Some(Reverse((price, node))) = queue.pop() {
+        if price > best[node] {
+            continue;
+        }
+        if node == to {
+            break;
+        }
+        for &(next, cell, step) in &residual[node] {
+            let candidate = price.saturating_add(step);
+            if candidate < best[next] {
+                best[next] = candidate;
+                came_by[next] = Some((node, cell));
+                queue.push(Reverse((candidate, next)));
+            }
+        }
+    }
+    if best[to] == u64::MAX {
+        return None;
+    }
+    let mut cells = Vec::new();
+    let mut node = to;
+    while let Some((previous, cell)) = came_by[node] {
+        cells.push(cell);
+        node = previous;
+        if node == from {
+            break;
+        }
+    }
+    Some((best[to], cells))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// London with two boroughs, two templates: rows London, A, B.
+    fn table(leaves: [[u64; 2]; 2]) -> LinkedTable {
+        let mut values = vec![0; 9];
+        for (row, parts) in leaves.iter().enumerate() {
+            let r = row + 1;
+            values[r * 3] = parts[0];
+            values[r * 3 + 1] = parts[1];
+            values[r * 3 + 2] = parts[0] + parts[1];
+            values[0] += parts[0];
+            values[1] += parts[1];
+            values[2] += parts[0] + parts[1];
+        }
+        LinkedTable::new(vec![None, Some(0), Some(0)], 2, values, 7)
+    }
+
+    #[test]
+    fn a_lone_small_count_is_recoverable_from_its_row_total() {
+        let t = table([[3, 40], [50, 60]]);
+        assert_eq!(t.recoverable(7), vec![3]);
+    }
+
+    #[test]
+    fn protection_hides_the_cheapest_cycle_and_leaves_nothing_recoverable() {
+        let mut t = table([[3, 40], [50, 60]]);
+        let added = t.protect(7);
+        assert!(added >= 1);
+        assert!(t.recoverable(7).is_empty(), "{:?}", t.status);
+        // The cheapest way round is through the other template and the other borough.
+        assert_eq!(t.status[t.cell(1, 1)], CellStatus::Secondary);
+    }
+
+    #[test]
+    fn two_small_counts_on_a_diagonal_are_each_alone_in_their_row() {
+        let mut t = table([[1, 8], [8, 1]]);
+        assert_eq!(t.recoverable(7), vec![t.cell(1, 0), t.cell(2, 1)]);
+        t.protect(7);
+        assert!(t.recoverable(7).is_empty(), "{:?}", t.status);
+    }
+
+    #[test]
+    fn a_table_without_small_counts_is_left_alone() {
+        let mut t = table([[30, 40], [50, 60]]);
+        assert_eq!(t.protect(7), 0);
+    }
+}
