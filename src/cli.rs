@@ -162,15 +162,21 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["out", "metrics"]))]
 pub struct SynthArgs {
-    /// Folder to write a record-level extract into (plans.csv, events.csv)
+    /// Folder to write a record-level extract into (plans and events tables)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// File format of the extract
+    #[arg(long, value_enum, default_value_t = crate::synth::extract::ExtractFormat::Csv)]
+    pub format: crate::synth::extract::ExtractFormat,
     /// Folder to write the published monthly metrics into (YYYY-MM.csv files there are replaced)
     #[arg(long, value_name = "DIR")]
     pub metrics: Option<PathBuf>,
     /// About how many plans to create (overrides --scale)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub plans: Option<u64>,
+    /// About how many audit events to create, by scaling how often services view plans
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=2_000_000_000))]
+    pub events: Option<u64>,
     /// Seed of the random model; the same seed gives the same bytes
     #[arg(long, default_value_t = crate::synth::DEFAULT_SEED)]
     pub seed: u64,

@@ -8,11 +8,12 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::cli::ImportArgs;
 use crate::diagnostic::{self, Style};
-use crate::import::{aggregate, extract, write};
+use crate::import::{aggregate, check, extract, write};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
 use crate::synth;
+use crate::synth::extract::ExtractFormat;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
 
@@ -23,10 +24,15 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         bail!("the records have no valid areas file; run `careplans check`");
     };
     let dir = std::env::current_dir()?.join(&args.extract);
-    for file in ["plans.csv", "events.csv"] {
-        if !dir.join(file).is_file() {
-            bail!("{} has no {file}", dir.display());
-        }
+    let Some(format) = ExtractFormat::of_extract(&dir) else {
+        bail!(
+            "{} holds no extract: expected plans.parquet and events.parquet, or plans.csv and events.csv",
+            dir.display()
+        );
+    };
+    let events = extract::table_path(&dir, "events", format);
+    if !events.is_file() {
+        bail!("{} has plans but no {}", dir.display(), events.display());
     }
     let today = Month::current();
     // The window: one month, or every month the extract's events cover.
@@ -35,12 +41,12 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
             let month: Month = month.parse().map_err(|e: String| anyhow!("--month: {e}"))?;
             (month, month)
         }
-        None => extract::extract_months(&dir)?,
+        None => extract::extract_months(&dir, format)?,
     };
     let months = u32::try_from(last.index() - first.index() + 1)
         .map_err(|_| anyhow!("the extract's months are out of order"))?;
     let inputs = synth::inputs_from_snapshot(&snapshot, 0, first, months, 1.0)?;
-    let problems = extract::check_extract(&dir, &inputs, today);
+    let problems = check::check_extract(&dir, format, &inputs, today);
     if !problems.is_empty() {
         let style = Style {
             color: use_color(std::io::stdout().is_terminal()),
@@ -52,7 +58,7 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         );
         return Ok(EXIT_PROBLEMS);
     }
-    let aggregator = extract::aggregate_extract(&dir, &inputs)?;
+    let aggregator = extract::aggregate_extract(&dir, format, &inputs)?;
     let published = aggregate::publish(
         &aggregator,
         &inputs,

@@ -33,8 +33,12 @@ pub fn run(root: &Path, args: &SynthArgs) -> Result<u8> {
     let here = std::env::current_dir()?;
     if let Some(out) = &args.out {
         let dir = here.join(out);
-        let inputs = synth::inputs_from_snapshot(&snapshot, args.seed, first, args.months, scale)?;
-        let (plans, events) = extract::write_extract(&inputs, &dir)?;
+        let mut inputs =
+            synth::inputs_from_snapshot(&snapshot, args.seed, first, args.months, scale)?;
+        if let Some(events) = args.events {
+            inputs.view_scale = synth::view_scale_for(&inputs, events);
+        }
+        let (plans, events) = extract::write_extract(&inputs, &dir, args.format)?;
         eprintln!(
             "wrote an extract of {plans} plans and {events} events to {}",
             dir.display()

@@ -1,228 +1,36 @@
-//! Reads a record-level extract (`plans.csv`, `events.csv`): first a streaming check of every
-//! row (so a problem names its file, row and column), then the aggregation with polars (lazy),
-//! whose small per-borough results fill the same unrounded counts the model's own aggregation
-//! fills. Publishing (suppression, rounding, files) is `aggregate::publish`'s and `write`'s job.
+//! Reads a checked record-level extract (plans and events, CSV or Parquet) with polars (lazy)
+//! and aggregates it into the unrounded counts per month, borough and template that the
+//! model's own aggregation fills. Publishing (suppression, rounding, files) is
+//! `aggregate::publish`'s and `write`'s job; checking rows first is `check`'s.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use crate::diagnostic::Diagnostic;
 use crate::model::{Measure, Month, Service};
-use crate::synth::extract::{EVENTS_HEADER, PLANS_HEADER};
+use crate::synth::extract::ExtractFormat;
 use crate::synth::model::ModelInputs;
-use crate::validate::identifiers;
-use crate::yaml::Span;
 
-/// Past this many problems the check stops: an extract that bad needs fixing at its source.
-const MAX_PROBLEMS: usize = 50;
+/// Where one table of an extract is: `plans.csv`, `events.parquet`, ...
+pub fn table_path(dir: &Path, table: &str, format: ExtractFormat) -> PathBuf {
+    dir.join(format!("{table}.{}", format.extension()))
+}
 
-fn bool_cell(cell: &str) -> Option<bool> {
-    match cell {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
+/// A lazy scan of one table. Every column is read as text: the check has vouched for the form
+/// of each value, and text keeps the CSV and Parquet forms one code path.
+pub fn scan_table(path: &Path, format: ExtractFormat) -> Result<LazyFrame> {
+    let source = PlRefPath::new(path.to_string_lossy().as_ref());
+    match format {
+        ExtractFormat::Csv => LazyCsvReader::new(source)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish(),
+        ExtractFormat::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
     }
-}
-
-/// `2021-04-01T12:34:56Z` -> April 2021.
-fn timestamp_month(cell: &str) -> Option<Month> {
-    let ok = cell.len() == 20 && cell.as_bytes()[10] == b'T' && cell.ends_with('Z');
-    ok.then(|| cell[..7].parse().ok()).flatten()
-}
-
-/// Checks both files row by row. `today` bounds dates: nothing in an extract can be in the future.
-pub fn check_extract(dir: &Path, inputs: &ModelInputs, today: Month) -> Vec<Diagnostic> {
-    let boroughs: std::collections::HashSet<&str> =
-        inputs.boroughs.iter().map(|b| b.code.as_str()).collect();
-    let templates: std::collections::HashSet<&str> =
-        inputs.templates.iter().map(|t| t.id.as_str()).collect();
-    let mut problems = Vec::new();
-    let plans_path = dir.join("plans.csv");
-    let events_path = dir.join("events.csv");
-    check_file(&plans_path, PLANS_HEADER, &mut problems, |column, cell| {
-        let month = |cell: &str| -> Result<Month, String> {
-            let month: Month = cell.parse()?;
-            if month > today {
-                Err(format!("{month} is in the future"))
-            } else {
-                Ok(month)
-            }
-        };
-        match column {
-            "plan_id" if cell.is_empty() => Err("empty plan id".into()),
-            "borough_code" if !boroughs.contains(cell) => Err(format!("unknown borough `{cell}`")),
-            "template_id" if !templates.contains(cell) => Err(format!("unknown template `{cell}`")),
-            "age_band" if !crate::synth::model::AGE_BANDS.contains(&cell) => {
-                Err(format!("unknown age band `{cell}`"))
-            }
-            "created" | "last_updated" => month(cell).map(|_| ()),
-            "died_month" if !cell.is_empty() => month(cell).map(|_| ()),
-            "status" if !matches!(cell, "active" | "deceased" | "archived") => {
-                Err(format!("unknown status `{cell}`"))
-            }
-            "cpr_decision_recorded"
-            | "preferred_place_of_death_recorded"
-            | "died_in_preferred_place"
-                if bool_cell(cell).is_none() =>
-            {
-                Err(format!("`{cell}` is not true or false"))
-            }
-            _ => Ok(()),
-        }
-    });
-    check_file(
-        &events_path,
-        EVENTS_HEADER,
-        &mut problems,
-        |column, cell| match column {
-            "plan_id" if cell.is_empty() => Err("empty plan id".into()),
-            "timestamp" => match timestamp_month(cell) {
-                None => Err(format!(
-                    "`{cell}` is not a UTC timestamp YYYY-MM-DDTHH:MM:SSZ"
-                )),
-                Some(month) if month > today => Err(format!("{cell} is in the future")),
-                Some(_) => Ok(()),
-            },
-            "service" if !Service::ALL.iter().any(|s| s.id() == cell) => {
-                Err(format!("unknown service `{cell}`"))
-            }
-            "kind" if !matches!(cell, "view" | "update") => Err(format!("unknown kind `{cell}`")),
-            _ => Ok(()),
-        },
-    );
-    problems
-}
-
-/// Streams one CSV file: exact header, then each cell through `check` and the identifier finder.
-fn check_file(
-    path: &Path,
-    header: &str,
-    problems: &mut Vec<Diagnostic>,
-    mut check: impl FnMut(&str, &str) -> Result<(), String>,
-) {
-    if problems.len() >= MAX_PROBLEMS {
-        return;
-    }
-    let shown = path.display().to_string();
-    let mut reader = match csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-    {
-        Ok(reader) => reader,
-        Err(error) => {
-            problems.push(Diagnostic::error(
-                "extract/unreadable",
-                &shown,
-                format!("cannot read: {error}"),
-            ));
-            return;
-        }
-    };
-    let expected: Vec<&str> = header.split(',').collect();
-    let mut record = csv::StringRecord::new();
-    let mut row = 0usize;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(error) => {
-                problems.push(
-                    Diagnostic::error("extract/syntax", &shown, format!("invalid CSV: {error}"))
-                        .at(Span::point(row + 1, 1)),
-                );
-                return;
-            }
-        }
-        row += 1;
-        if row == 1 {
-            let found: Vec<&str> = record.iter().collect();
-            if let Some(missing) = expected.iter().find(|c| !found.contains(c)) {
-                problems.push(
-                    Diagnostic::error(
-                        "extract/missing-column",
-                        &shown,
-                        format!("column `{missing}` is missing"),
-                    )
-                    .at(Span::point(1, 1))
-                    .help(format!("the header must be: {header}")),
-                );
-                return;
-            }
-            if found != expected {
-                problems.push(
-                    Diagnostic::error(
-                        "extract/header",
-                        &shown,
-                        "columns are not in the expected order",
-                    )
-                    .at(Span::point(1, 1))
-                    .help(format!("the header must be: {header}")),
-                );
-                return;
-            }
-            continue;
-        }
-        if record.len() != expected.len() {
-            problems.push(
-                Diagnostic::error(
-                    "extract/field-count",
-                    &shown,
-                    format!(
-                        "row has {} fields; expected {}",
-                        record.len(),
-                        expected.len()
-                    ),
-                )
-                .at(Span::point(row, 1)),
-            );
-        } else {
-            for (index, (column, cell)) in expected.iter().zip(record.iter()).enumerate() {
-                let at = Span::point(row, index + 1);
-                if let Some(found) = identifiers::find_in_text(cell).first() {
-                    problems.push(
-                        Diagnostic::error(
-                            "extract/identifier",
-                            &shown,
-                            format!("`{column}` holds {}", found.kind.describe()),
-                        )
-                        .at(at)
-                        .help("extracts must be pseudonymised before they reach careplans"),
-                    );
-                } else if let Err(message) = check(column, cell) {
-                    problems.push(
-                        Diagnostic::error(
-                            "extract/value",
-                            &shown,
-                            format!("`{column}`: {message}"),
-                        )
-                        .at(at),
-                    );
-                }
-            }
-        }
-        if problems.len() >= MAX_PROBLEMS {
-            problems.push(Diagnostic::error(
-                "extract/too-many-problems",
-                &shown,
-                "stopped after 50 problems",
-            ));
-            return;
-        }
-    }
-}
-
-fn read_csv(path: &Path) -> Result<LazyFrame> {
-    // Every column as text: the check above has already vouched for each value's form.
-    LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .finish()
-        .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))
+    .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))
 }
 
 fn month_index(column: &str) -> Expr {
@@ -244,8 +52,12 @@ fn flag(column: &str) -> Expr {
 
 /// Collected rows of (borough, template, month index, values...).
 fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String, i64, Vec<u64>)>> {
+    // The streaming engine reads the tables in morsels, so memory stays flat however many
+    // events there are: only the plans side of the join and the small results are held.
     let frame = frame
-        .collect()
+        .collect_with_engine(Engine::Streaming)
+        // One query gives one frame (several come only from collecting several queries at once).
+        .map(|result| result.unwrap_single())
         .map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let borough = frame.column("borough_code")?.str()?.clone();
     let template = frame.column("template_id")?.str()?.clone();
@@ -275,8 +87,8 @@ fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String
 }
 
 /// The months an extract covers: from the first to the last month with an event.
-pub fn extract_months(dir: &Path) -> Result<(Month, Month)> {
-    let frame = read_csv(&dir.join("events.csv"))?
+pub fn extract_months(dir: &Path, format: ExtractFormat) -> Result<(Month, Month)> {
+    let frame = scan_table(&table_path(dir, "events", format), format)?
         .select([
             month_index("timestamp").min().alias("first"),
             month_index("timestamp").max().alias("last"),
@@ -295,7 +107,11 @@ pub fn extract_months(dir: &Path) -> Result<(Month, Month)> {
 }
 
 /// Aggregates a checked extract into unrounded counts per month, borough and template.
-pub fn aggregate_extract(dir: &Path, inputs: &ModelInputs) -> Result<Aggregator> {
+pub fn aggregate_extract(
+    dir: &Path,
+    format: ExtractFormat,
+    inputs: &ModelInputs,
+) -> Result<Aggregator> {
     let borough_index: HashMap<&str, usize> = inputs
         .boroughs
         .iter()
@@ -314,7 +130,7 @@ pub fn aggregate_extract(dir: &Path, inputs: &ModelInputs) -> Result<Aggregator>
         inputs.boroughs.len(),
         inputs.templates.len(),
     );
-    let plans = read_csv(&dir.join("plans.csv"))?.with_columns([
+    let plans = scan_table(&table_path(dir, "plans", format), format)?.with_columns([
         month_index("created").alias("created_index"),
         // A plan stops being live in the month its person died or it was archived.
         when(
@@ -372,7 +188,7 @@ pub fn aggregate_extract(dir: &Path, inputs: &ModelInputs) -> Result<Aggregator>
             len().cast(DataType::UInt64).alias("deaths"),
             col("dipp").sum(),
         ]);
-    let views = read_csv(&dir.join("events.csv"))?
+    let views = scan_table(&table_path(dir, "events", format), format)?
         .filter(col("kind").eq(lit("view")))
         .join(
             plans.select([col("plan_id"), col("borough_code"), col("template_id")]),

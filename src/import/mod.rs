@@ -2,5 +2,6 @@
 //! counts, then apply disclosure control, then write `records/metrics/YYYY-MM.csv`.
 
 pub mod aggregate;
+pub mod check;
 pub mod extract;
 pub mod write;

@@ -12,36 +12,160 @@ use super::model::{AGE_BANDS, Event, ModelInputs, PlanRecord, Sink};
 pub const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
 pub const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
 
-/// A `Sink` writing `plans.csv` and `events.csv` into a folder. Files are written under
+/// The file format of an extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    Csv,
+    Parquet,
+}
+
+impl ExtractFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExtractFormat::Csv => "csv",
+            ExtractFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The format of the extract in `dir`: Parquet if its plans are there as Parquet.
+    pub fn of_extract(dir: &Path) -> Option<ExtractFormat> {
+        [ExtractFormat::Parquet, ExtractFormat::Csv]
+            .into_iter()
+            .find(|f| dir.join(format!("plans.{}", f.extension())).is_file())
+    }
+}
+
+/// Rows this many at a time make one Parquet row group: big enough to compress well, small
+/// enough that 100 million events never sit in memory at once.
+const PARQUET_BATCH_ROWS: usize = 1 << 20;
+
+/// One table of the extract being written, under a temporary name until `finish`.
+enum TableOut {
+    Csv(BufWriter<File>),
+    Parquet {
+        writer: polars::io::parquet::write::BatchedWriter<File>,
+        names: Vec<&'static str>,
+        columns: Vec<Vec<String>>,
+    },
+}
+
+impl TableOut {
+    fn create(path: &Path, header: &'static str, format: ExtractFormat) -> Result<TableOut> {
+        let file =
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let names: Vec<&'static str> = header.split(',').collect();
+        Ok(match format {
+            ExtractFormat::Csv => {
+                let mut writer = BufWriter::with_capacity(1 << 20, file);
+                writeln!(writer, "{header}")?;
+                TableOut::Csv(writer)
+            }
+            ExtractFormat::Parquet => {
+                use polars::prelude::*;
+                // Every column is text, as in the CSV form: the importer checks values itself.
+                let schema = Schema::from_iter(
+                    names
+                        .iter()
+                        .map(|n| Field::new((*n).into(), DataType::String)),
+                );
+                let writer = ParquetWriter::new(file)
+                    .batched(&schema)
+                    .map_err(|e| anyhow::anyhow!("cannot start a Parquet file: {e}"))?;
+                TableOut::Parquet {
+                    writer,
+                    columns: vec![Vec::with_capacity(PARQUET_BATCH_ROWS); names.len()],
+                    names,
+                }
+            }
+        })
+    }
+
+    fn row(&mut self, cells: &[&str]) -> Result<()> {
+        match self {
+            TableOut::Csv(writer) => {
+                writer.write_all(cells.join(",").as_bytes())?;
+                writer.write_all(b"\n")?;
+            }
+            TableOut::Parquet { columns, .. } => {
+                for (column, cell) in columns.iter_mut().zip(cells) {
+                    column.push((*cell).to_owned());
+                }
+                if columns[0].len() >= PARQUET_BATCH_ROWS {
+                    self.flush_batch()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_batch(&mut self) -> Result<()> {
+        if let TableOut::Parquet {
+            writer,
+            names,
+            columns,
+        } = self
+        {
+            if columns[0].is_empty() {
+                return Ok(());
+            }
+            let frame = polars::prelude::DataFrame::new_infer_height(
+                names
+                    .iter()
+                    .zip(columns.iter_mut())
+                    .map(|(name, values)| {
+                        polars::prelude::Column::new((*name).into(), std::mem::take(values))
+                    })
+                    .collect(),
+            )?;
+            writer
+                .write_batch(&frame)
+                .map_err(|e| anyhow::anyhow!("cannot write a Parquet row group: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush_batch()?;
+        match self {
+            TableOut::Csv(mut writer) => writer.flush()?,
+            TableOut::Parquet { writer, .. } => {
+                writer
+                    .finish()
+                    .map_err(|e| anyhow::anyhow!("cannot finish a Parquet file: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `Sink` writing the plans and events tables into a folder. Files are written under
 /// temporary names and renamed by `finish`, so a stopped run leaves no half extract.
 pub struct ExtractWriter<'a> {
     inputs: &'a ModelInputs,
     dir: PathBuf,
-    plans: BufWriter<File>,
-    events: BufWriter<File>,
+    format: ExtractFormat,
+    plans: TableOut,
+    events: TableOut,
     current_plan: (u64, String),
-    error: Option<std::io::Error>,
+    error: Option<anyhow::Error>,
     pub plan_count: u64,
     pub event_count: u64,
 }
 
 impl<'a> ExtractWriter<'a> {
-    pub fn create(dir: &Path, inputs: &'a ModelInputs) -> Result<ExtractWriter<'a>> {
+    pub fn create(
+        dir: &Path,
+        inputs: &'a ModelInputs,
+        format: ExtractFormat,
+    ) -> Result<ExtractWriter<'a>> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let open = |name: &str, header: &str| -> Result<BufWriter<File>> {
-            let path = dir.join(format!(".{name}.tmp"));
-            let mut writer = BufWriter::with_capacity(
-                1 << 20,
-                File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
-            );
-            writeln!(writer, "{header}")?;
-            Ok(writer)
-        };
+        let temporary = |name: &str| dir.join(format!(".{name}.{}.tmp", format.extension()));
         Ok(ExtractWriter {
             inputs,
             dir: dir.to_path_buf(),
-            plans: open("plans.csv", PLANS_HEADER)?,
-            events: open("events.csv", EVENTS_HEADER)?,
+            format,
+            plans: TableOut::create(&temporary("plans"), PLANS_HEADER, format)?,
+            events: TableOut::create(&temporary("events"), EVENTS_HEADER, format)?,
             current_plan: (u64::MAX, String::new()),
             error: None,
             plan_count: 0,
@@ -49,22 +173,24 @@ impl<'a> ExtractWriter<'a> {
         })
     }
 
-    fn keep(&mut self, result: std::io::Result<()>) {
+    fn keep(&mut self, result: Result<()>) {
         if let Err(error) = result {
             self.error.get_or_insert(error);
         }
     }
 
-    /// Flushes both files and moves them into place.
+    /// Finishes both files and moves them into place.
     pub fn finish(mut self) -> Result<(u64, u64)> {
         if let Some(error) = self.error.take() {
             return Err(error).context("cannot write the extract");
         }
-        self.plans.flush()?;
-        self.events.flush()?;
-        for name in ["plans.csv", "events.csv"] {
-            fs::rename(self.dir.join(format!(".{name}.tmp")), self.dir.join(name))
-                .with_context(|| format!("cannot move {name} into place"))?;
+        self.plans.finish()?;
+        self.events.finish()?;
+        let extension = self.format.extension();
+        for name in ["plans", "events"] {
+            let target = self.dir.join(format!("{name}.{extension}"));
+            fs::rename(self.dir.join(format!(".{name}.{extension}.tmp")), &target)
+                .with_context(|| format!("cannot move {} into place", target.display()))?;
         }
         Ok((self.plan_count, self.event_count))
     }
@@ -86,42 +212,47 @@ impl Sink for ExtractWriter<'_> {
         self.plan_count += 1;
         self.current_plan = (index, plan.plan_id.clone());
         let died = plan.died.map(|m| m.to_string()).unwrap_or_default();
-        let result = writeln!(
-            self.plans,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            plan.plan_id,
-            self.inputs.boroughs[plan.borough].code,
-            self.inputs.templates[plan.template].id,
+        let (created, updated) = (plan.created.to_string(), plan.last_updated.to_string());
+        let result = self.plans.row(&[
+            &plan.plan_id,
+            &self.inputs.boroughs[plan.borough].code,
+            &self.inputs.templates[plan.template].id,
             AGE_BANDS[plan.age_band],
-            plan.created,
-            plan.last_updated,
+            &created,
+            &updated,
             plan.status.id(),
-            plan.cpr_recorded,
-            plan.preferred_place_recorded,
-            died,
-            plan.died_in_preferred_place
-        );
+            bool_text(plan.cpr_recorded),
+            bool_text(plan.preferred_place_recorded),
+            &died,
+            bool_text(plan.died_in_preferred_place),
+        ]);
         self.keep(result);
     }
 
     fn event(&mut self, event: &Event) {
         self.event_count += 1;
         // Events follow their plan, so the id is the current plan's.
-        let result = writeln!(
-            self.events,
-            "{},{},{},{}",
-            self.current_plan.1,
-            timestamp_text(event.timestamp),
+        let result = self.events.row(&[
+            &self.current_plan.1,
+            &timestamp_text(event.timestamp),
             event.service.id(),
-            event.kind.id()
-        );
+            event.kind.id(),
+        ]);
         self.keep(result);
     }
 }
 
+fn bool_text(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
 /// Runs the model and writes its extract; returns (plans, events).
-pub fn write_extract(inputs: &ModelInputs, dir: &Path) -> Result<(u64, u64)> {
-    let mut writer = ExtractWriter::create(dir, inputs)?;
+pub fn write_extract(
+    inputs: &ModelInputs,
+    dir: &Path,
+    format: ExtractFormat,
+) -> Result<(u64, u64)> {
+    let mut writer = ExtractWriter::create(dir, inputs, format)?;
     super::model::run(inputs, &mut writer);
     writer.finish()
 }

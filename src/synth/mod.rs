@@ -49,6 +49,7 @@ pub fn inputs_from_snapshot(
         first_month,
         months,
         scale,
+        view_scale: 1.0,
         boroughs: areas
             .value
             .boroughs
@@ -66,4 +67,38 @@ pub fn inputs_from_snapshot(
             .map(|p| (p.value.area.clone(), p.value.start))
             .collect(),
     })
+}
+
+/// Counts what the model makes, without keeping it.
+#[derive(Default)]
+struct Counter {
+    plans: u64,
+    views: u64,
+    updates: u64,
+}
+
+impl model::Sink for Counter {
+    fn plan(&mut self, _index: u64, _plan: &model::PlanRecord) {
+        self.plans += 1;
+    }
+    fn event(&mut self, event: &model::Event) {
+        match event.kind {
+            model::EventKind::View => self.views += 1,
+            model::EventKind::Update => self.updates += 1,
+        }
+    }
+}
+
+/// The view-rate multiplier that makes the model create about `events` events: measured on a
+/// pilot run of some 20,000 plans, since views depend on how long each plan lives.
+pub fn view_scale_for(inputs: &ModelInputs, events: u64) -> f64 {
+    let plans = model::expected_plans(inputs).max(1.0);
+    let mut pilot = inputs.clone();
+    pilot.scale = inputs.scale * (20_000.0 / plans).min(1.0);
+    pilot.view_scale = 1.0;
+    let mut counter = Counter::default();
+    model::run(&pilot, &mut counter);
+    let per_plan = |count: u64| count as f64 / counter.plans.max(1) as f64;
+    let wanted_views = events as f64 / plans - per_plan(counter.updates);
+    (wanted_views / per_plan(counter.views).max(f64::MIN_POSITIVE)).max(0.0)
 }

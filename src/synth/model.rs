@@ -96,6 +96,9 @@ pub struct ModelInputs {
     pub months: u32,
     /// Multiplies the number of people (1.0 is London's scale).
     pub scale: f64,
+    /// Multiplies how often services view plans (1.0 is the model's rates); lets benchmarks ask
+    /// for a given number of events without changing the people.
+    pub view_scale: f64,
     pub boroughs: Vec<BoroughInput>,
     pub templates: Vec<TemplateInput>,
     /// Programme start month per STP area code.
@@ -441,7 +444,7 @@ impl<'a> Model<'a> {
                     (Some(2 | 3), _) => 2.0,
                     _ => 1.0,
                 };
-                for _ in 0..rng.poisson(rate * boost) {
+                for _ in 0..rng.poisson(rate * boost * inputs.view_scale) {
                     events.push(Event {
                         plan: index,
                         month,
@@ -515,6 +518,7 @@ mod tests {
             first_month: Month::new(2020, 1).unwrap(),
             months: 12,
             scale: 0.01,
+            view_scale: 1.0,
             boroughs: vec![
                 BoroughInput {
                     code: "E09000001".into(),
