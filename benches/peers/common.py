@@ -90,7 +90,7 @@ def extract_files(directory):
 
 
 def month_index(text):
-    """"2021-04" (or a longer timestamp starting so) -> months since year 0, as careplans counts."""
+    """Months since year 0 of "2021-04" (or of a timestamp), as careplans numbers them."""
     return int(text[:4]) * 12 + int(text[5:7]) - 1
 
 
@@ -99,7 +99,7 @@ def month_text(index):
 
 
 def publish(count):
-    """A disclosure-controlled count: 0 stays, 1..THRESHOLD is "*", the rest rounded (halves up)."""
+    """A count as published: 0 stays, 1..THRESHOLD is "*", the rest rounded (halves up)."""
     if count == 0:
         return "0"
     if count <= THRESHOLD:

@@ -35,18 +35,15 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         bail!("{} has plans but no {}", dir.display(), events.display());
     }
     let today = Month::current();
-    // The window: one month, or every month the extract's events cover.
-    let (first, last) = match &args.month {
-        Some(month) => {
-            let month: Month = month.parse().map_err(|e: String| anyhow!("--month: {e}"))?;
-            (month, month)
-        }
-        None => extract::extract_months(&dir, format)?,
-    };
-    let months = u32::try_from(last.index() - first.index() + 1)
-        .map_err(|_| anyhow!("the extract's months are out of order"))?;
-    let inputs = synth::inputs_from_snapshot(&snapshot, 0, first, months, 1.0)?;
-    let problems = check::check_extract(&dir, format, &inputs, today);
+    let mut phases = Phases::new(std::io::stderr().is_terminal());
+    // The check needs the areas and templates only; the window comes from checked events.
+    phases.start("checking the extract");
+    let known = synth::inputs_from_snapshot(&snapshot, 0, today, 1, 1.0)?;
+    let mut problems = check::check_extract(&dir, format, &known, today);
+    if problems.is_empty() {
+        problems = check::check_links(&dir, format);
+    }
+    phases.done();
     if !problems.is_empty() {
         let style = Style {
             color: use_color(std::io::stdout().is_terminal()),
@@ -58,22 +55,85 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         );
         return Ok(EXIT_PROBLEMS);
     }
+    // The window: one month, or every month the extract's events cover.
+    let (first, last) = match &args.month {
+        Some(month) => {
+            let month: Month = month.parse().map_err(|e: String| anyhow!("--month: {e}"))?;
+            if month > today {
+                bail!("--month {month} is in the future");
+            }
+            (month, month)
+        }
+        None => extract::extract_months(&dir, format)?,
+    };
+    let months = u32::try_from(last.index() - first.index() + 1)
+        .map_err(|_| anyhow!("the extract's months are out of order"))?;
+    let inputs = synth::inputs_from_snapshot(&snapshot, 0, first, months, 1.0)?;
+    phases.start("aggregating");
     let aggregator = extract::aggregate_extract(&dir, format, &inputs)?;
+    phases.done();
+    phases.start("disclosure control");
     let published = aggregate::publish(
         &aggregator,
         &inputs,
         &areas.value,
         &snapshot.config.disclosure,
     );
+    phases.done();
     let out = match &args.out {
         Some(out) => std::env::current_dir()?.join(out),
         None => root.join(snapshot.config.paths.metrics()),
     };
+    phases.start("writing");
     let written = write::write_metrics(&out, &published)?;
+    phases.done();
     eprintln!(
-        "published {written} month(s), {first} to {last}, into {} in {:.2?}",
+        "published {written} month(s), {first} to {last}, into {} in {:.2?} ({})",
         out.display(),
-        started.elapsed()
+        started.elapsed(),
+        phases.summary()
     );
     Ok(EXIT_OK)
+}
+
+/// What the import is doing, shown on a terminal as it goes, and how long each step took.
+struct Phases {
+    terminal: bool,
+    current: Option<(&'static str, Instant)>,
+    took: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn new(terminal: bool) -> Phases {
+        Phases {
+            terminal,
+            current: None,
+            took: Vec::new(),
+        }
+    }
+
+    fn start(&mut self, name: &'static str) {
+        if self.terminal {
+            eprint!("\r\x1b[K{name}...");
+        }
+        self.current = Some((name, Instant::now()));
+    }
+
+    fn done(&mut self) {
+        if let Some((name, started)) = self.current.take() {
+            self.took.push((name, started.elapsed()));
+        }
+        if self.terminal {
+            eprint!("\r\x1b[K");
+        }
+    }
+
+    fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .took
+            .iter()
+            .map(|(name, took)| format!("{name} {:.2?}", took))
+            .collect();
+        parts.join(", ")
+    }
 }

@@ -283,6 +283,9 @@ fn cheapest_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DisclosureRule;
+    use crate::model::Count;
+    use proptest::prelude::*;
 
     /// London with two boroughs, two templates: rows London, A, B.
     fn table(leaves: [[u64; 2]; 2]) -> LinkedTable {
@@ -327,5 +330,149 @@ mod tests {
     fn a_table_without_small_counts_is_left_alone() {
         let mut t = table([[30, 40], [50, 60]]);
         assert_eq!(t.protect(7), 0);
+    }
+
+    /// An independent reader: tries every way of moving the hidden leaf counts by -1, 0 or +1,
+    /// recomputes every total the table publishes, and keeps the moves that agree with every
+    /// published cell and every suppressed cell's bounds. A suppressed cell no such move
+    /// changes is exactly known to the reader. (Moves of one suffice: the table's equations are
+    /// a network, so any other solution is reached through unit cycles.)
+    fn cells_a_reader_can_recover(table: &LinkedTable, threshold: u64) -> Vec<usize> {
+        let rows = table.rows();
+        let width = table.width();
+        let leaves = table.leaves();
+        let hidden: Vec<usize> = (0..rows)
+            .filter(|&r| leaves[r])
+            .flat_map(|r| (0..table.columns).map(move |c| r * width + c))
+            .filter(|&cell| table.status[cell] != CellStatus::Published)
+            .collect();
+        let mut moved = vec![false; table.values.len()];
+        let combinations = 3usize.pow(hidden.len() as u32);
+        for code in 0..combinations {
+            let mut delta = vec![0i64; table.values.len()];
+            let mut rest = code;
+            for &cell in &hidden {
+                delta[cell] = (rest % 3) as i64 - 1;
+                rest /= 3;
+            }
+            if hidden.iter().all(|&cell| delta[cell] == 0) {
+                continue;
+            }
+            // Totals: each leaf row's total, then each parent from its children (deepest first).
+            for row in 0..rows {
+                if leaves[row] {
+                    delta[row * width + table.columns] =
+                        (0..table.columns).map(|c| delta[row * width + c]).sum();
+                }
+            }
+            let mut order: Vec<usize> = (0..rows).filter(|&r| !leaves[r]).collect();
+            let depth = |mut r: usize| {
+                let mut d = 0;
+                while let Some(p) = table.parents[r] {
+                    r = p;
+                    d += 1;
+                }
+                d
+            };
+            order.sort_by_key(|&r| std::cmp::Reverse(depth(r)));
+            for parent in order {
+                for column in 0..width {
+                    delta[parent * width + column] = (0..rows)
+                        .filter(|&r| table.parents[r] == Some(parent))
+                        .map(|r| delta[r * width + column])
+                        .sum();
+                }
+            }
+            let consistent = (0..table.values.len()).all(|cell| {
+                let value = table.values[cell] as i64 + delta[cell];
+                match table.status[cell] {
+                    CellStatus::Published => delta[cell] == 0,
+                    CellStatus::Primary => (1..=threshold as i64).contains(&value),
+                    CellStatus::Secondary => value >= 0,
+                }
+            });
+            if consistent {
+                for (cell, d) in delta.iter().enumerate() {
+                    moved[cell] |= *d != 0;
+                }
+            }
+        }
+        (0..table.values.len())
+            .filter(|&cell| table.status[cell] != CellStatus::Published && !moved[cell])
+            .collect()
+    }
+
+    /// A random table: London, one or two STP areas, one or two boroughs each (three at most),
+    /// one to three templates, leaf counts skewed small so that many are suppressed.
+    fn random_table() -> impl Strategy<Value = LinkedTable> {
+        (1usize..=2, 1usize..=3, 1usize..=3)
+            .prop_flat_map(|(stps, boroughs, columns)| {
+                let boroughs = boroughs.max(stps);
+                let counts = proptest::collection::vec(
+                    prop_oneof![3 => 0u64..=8, 1 => 0u64..=60],
+                    boroughs * columns,
+                );
+                (Just(stps), Just(boroughs), Just(columns), counts)
+            })
+            .prop_map(|(stps, boroughs, columns, counts)| {
+                let width = columns + 1;
+                // Rows: London, the STP areas, then boroughs spread over them.
+                let mut parents = vec![None];
+                parents.extend((0..stps).map(|_| Some(0)));
+                parents.extend((0..boroughs).map(|b| Some(1 + b % stps)));
+                let rows = parents.len();
+                let mut values = vec![0u64; rows * width];
+                for b in 0..boroughs {
+                    let row = 1 + stps + b;
+                    for c in 0..columns {
+                        let v = counts[b * columns + c];
+                        for target in [row, parents[row].unwrap(), 0] {
+                            values[target * width + c] += v;
+                            values[target * width + columns] += v;
+                        }
+                    }
+                }
+                LinkedTable::new(parents, columns, values, 7)
+            })
+    }
+
+    #[test]
+    fn the_reader_recovers_what_primary_suppression_alone_leaves_open() {
+        // Proves the reader is not blind: a lone small count is found.
+        let t = table([[3, 40], [50, 60]]);
+        assert_eq!(cells_a_reader_can_recover(&t, 7), vec![t.cell(1, 0)]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn with_secondary_suppression_no_suppressed_count_can_be_recovered(mut t in random_table()) {
+            t.protect(7);
+            prop_assert_eq!(cells_a_reader_can_recover(&t, 7), Vec::<usize>::new(), "{:?} {:?}", t.values, t.status);
+            prop_assert!(t.recoverable(7).is_empty());
+            // Only counts that would otherwise be published are hidden as secondary.
+            for (cell, status) in t.status.iter().enumerate() {
+                if *status == CellStatus::Primary {
+                    prop_assert!((1..=7).contains(&t.values[cell]));
+                }
+            }
+        }
+
+        #[test]
+        fn the_structural_audit_agrees_with_the_reader(t in random_table()) {
+            // Without protection: whatever the reader recovers, `recoverable` reports.
+            let found = cells_a_reader_can_recover(&t, 7);
+            prop_assert_eq!(t.recoverable(7), found);
+        }
+
+        #[test]
+        fn without_secondary_suppression_every_published_count_is_zero_or_rounded_above_the_threshold(count in 0u64..1_000_000) {
+            let rule = DisclosureRule::default();
+            match super::super::publish(count, &rule) {
+                Count::Value(v) => prop_assert!(v == 0 || (v % rule.rounding_base == 0 && v >= rule.threshold)),
+                Count::Suppressed => prop_assert!((1..=rule.threshold).contains(&count)),
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::extract::{scan_table, table_path};
+use super::extract::{collect_streaming, scan_table, table_path};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Month, Service};
 use crate::synth::extract::{EVENTS_HEADER, ExtractFormat, PLANS_HEADER};
@@ -58,6 +58,133 @@ pub fn check_extract(
             let suspects = rules.events_suspects();
             check_parquet(&events, EVENTS_HEADER, suspects, &mut problems, events_rule);
         }
+    }
+    problems
+}
+
+/// Checks what ties the two tables together, once every cell is known to be well formed: each
+/// plan is listed once, and every event belongs to a listed plan (an event that does not would
+/// silently vanish from the figures).
+pub fn check_links(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
+    let plans_path = table_path(dir, "plans", format);
+    let events_path = table_path(dir, "events", format);
+    let mut problems = Vec::new();
+    // Rows are numbered as the cell checks number them.
+    let first_row = match format {
+        ExtractFormat::Csv => 2,
+        ExtractFormat::Parquet => 1,
+    };
+    let scan = |path: &Path| scan_table(path, format).map(|frame| frame.select([col("plan_id")]));
+    let (Ok(plans), Ok(events)) = (scan(&plans_path), scan(&events_path)) else {
+        return problems;
+    };
+    // A first pass that streams (numbering rows would not): are there any problems at all?
+    let anti_join = |events: LazyFrame, plans: LazyFrame| {
+        events.join(
+            plans,
+            [col("plan_id")],
+            [col("plan_id")],
+            // The plans are the smaller side: hash them, stream the events past.
+            JoinArgs::new(JoinType::Anti).with_build_side(Some(JoinBuildSide::ForceRight)),
+        )
+    };
+    let counts = collect_streaming(
+        plans
+            .clone()
+            .select([len().alias("plans"), col("plan_id").n_unique().alias("ids")])
+            .join(
+                anti_join(events.clone(), plans.clone()).select([len().alias("unknown")]),
+                [],
+                [],
+                JoinArgs::new(JoinType::Cross),
+            ),
+    );
+    let count = |frame: &DataFrame, name: &str| {
+        frame
+            .column(name)
+            .ok()
+            .and_then(|c| c.cast(&DataType::UInt64).ok())
+            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+            .unwrap_or(0)
+    };
+    let (repeated, unknown_events) = match &counts {
+        Ok(frame) => (
+            count(frame, "plans") != count(frame, "ids"),
+            count(frame, "unknown") > 0,
+        ),
+        Err(_) => (true, true),
+    };
+    if !repeated && !unknown_events {
+        return problems;
+    }
+    let plans = plans.with_row_index("__row", Some(first_row));
+    let events = events.with_row_index("__row", Some(first_row));
+    let duplicates = plans
+        .clone()
+        .group_by([col("plan_id")])
+        .agg([
+            len().alias("count"),
+            col("__row")
+                .sort(SortOptions::default())
+                .get(lit(1), true)
+                .alias("__row"),
+        ])
+        .filter(col("count").gt(lit(1)))
+        .sort(["__row"], SortMultipleOptions::default())
+        .limit(10);
+    let unknown = anti_join(events, plans.clone().select([col("plan_id")]))
+        .sort(["__row"], SortMultipleOptions::default())
+        .limit(10);
+    let found = |query: LazyFrame| -> Vec<(u64, String)> {
+        let Ok(frame) = collect_streaming(query) else {
+            return Vec::new();
+        };
+        let rows = frame
+            .column("__row")
+            .and_then(|c| c.cast(&DataType::UInt64));
+        let ids = frame.column("plan_id").and_then(|c| c.str().cloned());
+        let (Ok(rows), Ok(ids)) = (rows, ids) else {
+            return Vec::new();
+        };
+        let Ok(rows) = rows.u64().cloned() else {
+            return Vec::new();
+        };
+        rows.iter()
+            .zip(ids.iter())
+            .filter_map(|(row, id)| Some((row?, id?.to_owned())))
+            .collect()
+    };
+    let plans_shown = plans_path.display().to_string();
+    for (row, id) in if repeated {
+        found(duplicates)
+    } else {
+        Vec::new()
+    } {
+        problems.push(
+            Diagnostic::error(
+                "extract/duplicate-plan",
+                &plans_shown,
+                format!("plan `{id}` is listed more than once"),
+            )
+            .at(Span::point(row as usize, 1))
+            .help("each plan must appear once; a repeated plan would be counted twice"),
+        );
+    }
+    let events_shown = events_path.display().to_string();
+    for (row, id) in if unknown_events {
+        found(unknown)
+    } else {
+        Vec::new()
+    } {
+        problems.push(
+            Diagnostic::error(
+                "extract/unknown-plan",
+                &events_shown,
+                format!("plan `{id}` is not in {}", plans_path.display()),
+            )
+            .at(Span::point(row as usize, 1))
+            .help("an event of a plan the extract does not list cannot be counted anywhere"),
+        );
     }
     problems
 }
@@ -397,11 +524,22 @@ fn check_parquet(
     if wrong_type {
         return;
     }
+    // Counting suspects streams; numbering rows does not, so rows are numbered only when
+    // there is something to point at.
+    let count = collect_streaming(frame.clone().filter(suspects.clone()).select([len()]));
+    match count
+        .as_ref()
+        .map(|c| c.column("len").and_then(|c| c.get(0)))
+    {
+        Ok(Ok(AnyValue::UInt32(0) | AnyValue::UInt64(0))) => return,
+        Err(error) => return problems.push(unreadable(format!("cannot read: {error}"))),
+        _ => {}
+    }
     let rows = frame
         .with_row_index("__row", Some(1))
         .filter(suspects)
-        .limit((MAX_PROBLEMS * 4) as u32)
-        .collect();
+        .limit((MAX_PROBLEMS * 4) as u32);
+    let rows = collect_streaming(rows);
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) => return problems.push(unreadable(format!("cannot read: {error}"))),

@@ -10,6 +10,7 @@ use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
+use super::check::timestamp_month;
 use crate::model::{Measure, Month, Service};
 use crate::synth::extract::ExtractFormat;
 use crate::synth::model::ModelInputs;
@@ -17,6 +18,15 @@ use crate::synth::model::ModelInputs;
 /// Where one table of an extract is: `plans.csv`, `events.parquet`, ...
 pub fn table_path(dir: &Path, table: &str, format: ExtractFormat) -> PathBuf {
     dir.join(format!("{table}.{}", format.extension()))
+}
+
+/// Runs a query on the streaming engine, which reads the tables in morsels: memory stays flat
+/// however many events there are (only the plans side of a join and small results are held).
+pub fn collect_streaming(frame: LazyFrame) -> PolarsResult<DataFrame> {
+    frame
+        .collect_with_engine(Engine::Streaming)
+        // One query gives one frame (several come only from collecting several queries at once).
+        .map(|result| result.unwrap_single())
 }
 
 /// A lazy scan of one table. Every column is read as text: the check has vouched for the form
@@ -52,13 +62,7 @@ fn flag(column: &str) -> Expr {
 
 /// Collected rows of (borough, template, month index, values...).
 fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String, i64, Vec<u64>)>> {
-    // The streaming engine reads the tables in morsels, so memory stays flat however many
-    // events there are: only the plans side of the join and the small results are held.
-    let frame = frame
-        .collect_with_engine(Engine::Streaming)
-        // One query gives one frame (several come only from collecting several queries at once).
-        .map(|result| result.unwrap_single())
-        .map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    let frame = collect_streaming(frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let borough = frame.column("borough_code")?.str()?.clone();
     let template = frame.column("template_id")?.str()?.clone();
     let month = frame
@@ -88,20 +92,19 @@ fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String
 
 /// The months an extract covers: from the first to the last month with an event.
 pub fn extract_months(dir: &Path, format: ExtractFormat) -> Result<(Month, Month)> {
-    let frame = scan_table(&table_path(dir, "events", format), format)?
-        .select([
-            month_index("timestamp").min().alias("first"),
-            month_index("timestamp").max().alias("last"),
-        ])
-        .collect()
+    // ISO 8601 timestamps sort as text, so the first and last are a plain min and max.
+    let query = scan_table(&table_path(dir, "events", format), format)?.select([
+        col("timestamp").min().alias("first"),
+        col("timestamp").max().alias("last"),
+    ]);
+    let frame = collect_streaming(query)
         .map_err(|e| anyhow!("cannot read the months of the extract: {e}"))?;
     let get = |name: &str| -> Result<Month> {
-        let value = frame
-            .column(name)?
-            .i64()?
-            .get(0)
-            .ok_or_else(|| anyhow!("the extract has no events"))?;
-        Ok(Month::from_index(value))
+        let value = frame.column(name)?.str()?.get(0).map(str::to_owned);
+        value
+            .as_deref()
+            .and_then(timestamp_month)
+            .ok_or_else(|| anyhow!("the extract has no events"))
     };
     Ok((get("first")?, get("last")?))
 }
@@ -194,7 +197,8 @@ pub fn aggregate_extract(
             plans.select([col("plan_id"), col("borough_code"), col("template_id")]),
             [col("plan_id")],
             [col("plan_id")],
-            JoinArgs::new(JoinType::Inner),
+            // The plans are the smaller side: hash them, stream the events past.
+            JoinArgs::new(JoinType::Inner).with_build_side(Some(JoinBuildSide::ForceRight)),
         )
         .group_by([
             col("borough_code"),

@@ -1,0 +1,307 @@
+//! `careplans import`: a record-level extract in, published metrics out. Small extracts with
+//! figures worked out by hand, corrupt extracts refused with file, row and column, and the
+//! round trip from `synth` through `import` to a clean `check`.
+
+mod common;
+
+use common::{HEADER, Repo};
+
+const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
+const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
+
+const CITY: &str = "E09000001";
+const BARKING: &str = "E09000002";
+
+/// A hand-made extract for the fixture's two boroughs, one template, January and February 2021:
+///
+/// * Barking: 12 plans made in January 2021 (5 with a CPR decision); 3 older plans from June
+///   2020, one archived in January 2021, one whose person died in February 2021 in their
+///   preferred place (the only plan with a preferred place recorded); 10 ambulance views and a
+///   GP update in January.
+/// * City: 2 plans made in February 2021, one NHS 111 view in February.
+fn hand_made_extract(repo: &Repo) {
+    let mut plans = format!("{PLANS_HEADER}\n");
+    for i in 0..12 {
+        let cpr = if i < 5 { "true" } else { "false" };
+        plans.push_str(&format!(
+            "P-NEW{i:02},{BARKING},urgent-care-plan,85+,2021-01,2021-01,active,{cpr},false,,false\n"
+        ));
+    }
+    plans.push_str(&format!(
+        "P-OLDA,{BARKING},urgent-care-plan,75-84,2020-06,2021-01,archived,false,false,,false\n"
+    ));
+    plans.push_str(&format!(
+        "P-OLDB,{BARKING},urgent-care-plan,85+,2020-06,2020-06,deceased,false,true,2021-02,true\n"
+    ));
+    plans.push_str(&format!(
+        "P-OLDC,{BARKING},urgent-care-plan,65-74,2020-06,2020-06,active,false,false,,false\n"
+    ));
+    for i in 0..2 {
+        plans.push_str(&format!(
+            "P-CITY{i},{CITY},urgent-care-plan,18-64,2021-02,2021-02,active,false,false,,false\n"
+        ));
+    }
+    let mut events = format!("{EVENTS_HEADER}\n");
+    for i in 0..10 {
+        events.push_str(&format!(
+            "P-NEW{i:02},2021-01-1{}T09:00:00Z,las,view\n",
+            i % 10
+        ));
+    }
+    events.push_str("P-NEW00,2021-01-20T10:00:00Z,gp,update\n");
+    events.push_str("P-CITY0,2021-02-03T23:59:59Z,111,view\n");
+    repo.write("extract/plans.csv", plans);
+    repo.write("extract/events.csv", events);
+}
+
+/// The published files for the hand-made extract, worked out by hand. Counts of 1 to 7 are
+/// `*`, others rounded to 5; STP area and London are the sum of the unrounded boroughs.
+fn expected(month: &str) -> String {
+    // active, new, las, 111, ooh, ed, gp, deaths, deaths in preferred place, cpr, preferred place
+    let (barking, city, stp) = match month {
+        // Barking: 12 new + 3 old - 1 archived = 14 active; 5 with CPR; 1 with a preferred place.
+        "2021-01" => (
+            "15,10,10,0,0,0,0,0,0,*,*",
+            "0,0,0,0,0,0,0,0,0,0,0",
+            "15,10,10,0,0,0,0,0,0,*,*",
+        ),
+        // Barking: 14 - 1 death = 13; City: 2 new, 1 view; STP: 15 active, 2 new.
+        "2021-02" => (
+            "15,0,0,0,0,0,0,*,*,*,0",
+            "*,*,0,*,0,0,0,0,0,0,0",
+            "15,*,0,*,0,0,0,*,*,*,0",
+        ),
+        _ => unreachable!(),
+    };
+    let mut text = format!("{HEADER}\n");
+    for (area, counts) in [
+        ("E12000007", stp),
+        ("E54000029", stp),
+        (CITY, city),
+        (BARKING, barking),
+    ] {
+        for template in ["all", "urgent-care-plan"] {
+            text.push_str(&format!("{month},{area},{template},{counts}\n"));
+        }
+    }
+    text
+}
+
+#[test]
+fn a_hand_made_extract_publishes_the_hand_worked_figures() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("published 2 month(s), 2021-01 to 2021-02"),
+        "{}",
+        run.stderr
+    );
+    for month in ["2021-01", "2021-02"] {
+        assert_eq!(
+            repo.read(&format!("published/{month}.csv")),
+            expected(month),
+            "{month}"
+        );
+    }
+}
+
+#[test]
+fn one_month_counts_plans_made_before_it() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    let run = repo.run(&[
+        "import",
+        "extract",
+        "--month",
+        "2021-02",
+        "--out",
+        "published",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(repo.read("published/2021-02.csv"), expected("2021-02"));
+    assert!(!repo.path("published/2021-01.csv").exists());
+}
+
+#[test]
+fn importing_into_the_records_gives_a_clean_check_and_the_same_bytes_twice() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    let before = repo.read("records/metrics/2021-01.csv");
+    let run = repo.run(&["import", "extract", "--all"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let first = repo.read("records/metrics/2021-01.csv");
+    assert_ne!(first, before);
+    assert_eq!(first, expected("2021-01"));
+    let check = repo.check();
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    let again = repo.run(&["import", "extract", "--all"]);
+    assert_eq!(again.code, 0);
+    assert_eq!(repo.read("records/metrics/2021-01.csv"), first);
+    assert_eq!(
+        repo.read("records/metrics/2021-02.csv"),
+        expected("2021-02")
+    );
+}
+
+/// Breaks one cell or line of the hand-made extract and expects a refusal naming the place.
+fn assert_refused(file: &str, from: &str, to: &str, code: &str, location: &str) {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    repo.edit(&format!("extract/{file}"), from, to);
+    let published = |month: &str| repo.read(&format!("records/metrics/{month}.csv"));
+    let before = [published("2021-01"), published("2021-02")];
+    let run = repo.run(&["import", "extract", "--all"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports(code, location);
+    assert!(run.stdout.contains("nothing was written"), "{}", run.stdout);
+    // A refused import never touches the published files.
+    assert_eq!([published("2021-01"), published("2021-02")], before);
+}
+
+#[test]
+fn a_missing_column_is_refused() {
+    assert_refused(
+        "plans.csv",
+        ",died_in_preferred_place\n",
+        "\n",
+        "extract/missing-column",
+        "plans.csv:1:1",
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_refused() {
+    // Row 2 is the first plan; column 8 is cpr_decision_recorded.
+    assert_refused(
+        "plans.csv",
+        "2021-01,2021-01,active,true,",
+        "2021-01,2021-01,active,yes,",
+        "extract/value",
+        "plans.csv:2:8",
+    );
+}
+
+#[test]
+fn a_malformed_month_is_refused() {
+    assert_refused(
+        "plans.csv",
+        "P-NEW03,E09000002,urgent-care-plan,85+,2021-01",
+        "P-NEW03,E09000002,urgent-care-plan,85+,-2021-01",
+        "extract/value",
+        "plans.csv:5:5",
+    );
+}
+
+#[test]
+fn an_unknown_borough_is_refused() {
+    assert_refused(
+        "plans.csv",
+        "P-NEW01,E09000002",
+        "P-NEW01,E09000099",
+        "extract/value",
+        "plans.csv:3:2",
+    );
+}
+
+#[test]
+fn a_date_in_the_future_is_refused() {
+    assert_refused(
+        "events.csv",
+        "2021-02-03T23:59:59Z",
+        "2999-02-03T23:59:59Z",
+        "extract/value",
+        "events.csv:13:2",
+    );
+}
+
+#[test]
+fn a_row_with_a_missing_field_is_refused() {
+    assert_refused(
+        "events.csv",
+        "P-NEW00,2021-01-20T10:00:00Z,gp,update",
+        "P-NEW00,2021-01-20T10:00:00Z,gp",
+        "extract/field-count",
+        "events.csv:12:1",
+    );
+}
+
+#[test]
+fn an_nhs_number_in_a_plan_id_is_refused() {
+    // 943 476 5919 is a valid NHS number (its check digit holds).
+    assert_refused(
+        "events.csv",
+        "P-CITY0,",
+        "9434765919,",
+        "extract/identifier",
+        "events.csv:13:1",
+    );
+}
+
+#[test]
+fn events_for_plans_not_in_the_extract_are_refused() {
+    assert_refused(
+        "events.csv",
+        "P-CITY0,",
+        "P-NOBODY,",
+        "extract/unknown-plan",
+        "events.csv:13:1",
+    );
+}
+
+#[test]
+fn a_plan_listed_twice_is_refused() {
+    assert_refused(
+        "plans.csv",
+        "P-NEW01,",
+        "P-NEW00,",
+        "extract/duplicate-plan",
+        "plans.csv:3:1",
+    );
+}
+
+#[test]
+fn synth_then_import_reproduces_the_models_metrics_and_they_check_clean() {
+    for format in ["csv", "parquet"] {
+        let repo = Repo::valid();
+        let window = ["--plans", "4000", "--from", "2020-01", "--months", "12"];
+        let synth = |extra: &[&str]| {
+            let mut args = vec!["synth"];
+            args.extend_from_slice(&window);
+            args.extend_from_slice(extra);
+            let run = repo.run(&args);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        };
+        synth(&["--out", "extract", "--format", format]);
+        synth(&["--metrics", "modelled"]);
+        assert!(repo.path(&format!("extract/plans.{format}")).is_file());
+        let run = repo.run(&["import", "extract", "--all"]);
+        assert_eq!(run.code, 0, "{format}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("published 12 month(s), 2020-01 to 2020-12"),
+            "{}",
+            run.stderr
+        );
+        for month in 1..=12 {
+            let name = format!("2020-{month:02}.csv");
+            assert_eq!(
+                repo.read(&format!("records/metrics/{name}")),
+                repo.read(&format!("modelled/{name}")),
+                "{format}: {name}"
+            );
+        }
+        let check = repo.run(&["check", "--deny", "warnings"]);
+        assert_eq!(check.code, 0, "{format}: {}", check.stdout);
+    }
+}
+
+#[test]
+fn a_folder_without_an_extract_is_a_usage_error() {
+    let repo = Repo::valid();
+    let run = repo.run(&["import", "records", "--all"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("holds no extract"), "{}", run.stderr);
+}
