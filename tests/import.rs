@@ -305,3 +305,112 @@ fn a_folder_without_an_extract_is_a_usage_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("holds no extract"), "{}", run.stderr);
 }
+
+/// Turns the extract's CSV files into Parquet (every column text, as `synth` writes them), or
+/// with `typed` lets polars infer types, as a careless export would.
+fn to_parquet(repo: &Repo, typed: bool) {
+    use polars::prelude::*;
+    for table in ["plans", "events"] {
+        let csv = repo.path(&format!("extract/{table}.csv"));
+        let mut frame = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(if typed { Some(100) } else { Some(0) })
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let file = std::fs::File::create(repo.path(&format!("extract/{table}.parquet"))).unwrap();
+        ParquetWriter::new(file).finish(&mut frame).unwrap();
+        std::fs::remove_file(csv).unwrap();
+    }
+}
+
+#[test]
+fn a_parquet_extract_publishes_the_same_figures_as_its_csv_form() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_parquet(&repo, false);
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for month in ["2021-01", "2021-02"] {
+        assert_eq!(
+            repo.read(&format!("published/{month}.csv")),
+            expected(month),
+            "{month}"
+        );
+    }
+}
+
+#[test]
+fn parquet_rows_are_refused_with_their_row_and_column() {
+    // Parquet rows count from the first data row: CSV row 5 is Parquet row 4.
+    for (file, from, to, code, location) in [
+        (
+            "plans.csv",
+            "P-NEW03,E09000002",
+            "P-NEW03,E09000099",
+            "extract/value",
+            "plans.parquet:4:2",
+        ),
+        (
+            "events.csv",
+            "2021-02-03T23:59:59Z",
+            "2999-02-03T23:59:59Z",
+            "extract/value",
+            "events.parquet:12:2",
+        ),
+        (
+            "events.csv",
+            "P-CITY0,",
+            "P-NOBODY,",
+            "extract/unknown-plan",
+            "events.parquet:12:1",
+        ),
+        (
+            "plans.csv",
+            "P-OLDC,",
+            "9434765919,",
+            "extract/identifier",
+            "plans.parquet:15:1",
+        ),
+    ] {
+        let repo = Repo::valid();
+        hand_made_extract(&repo);
+        repo.edit(&format!("extract/{file}"), from, to);
+        to_parquet(&repo, false);
+        let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+        assert_eq!(run.code, 1, "{location}: {}{}", run.stdout, run.stderr);
+        run.assert_reports(code, location);
+        assert!(
+            !repo.path("published").exists(),
+            "{location}: something was written"
+        );
+    }
+}
+
+#[test]
+fn a_parquet_column_that_is_not_text_is_refused() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_parquet(&repo, true);
+    let run = repo.run(&["import", "extract", "--all"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports("extract/column-type", "plans.parquet:1:8");
+    assert!(
+        run.stdout
+            .contains("column `cpr_decision_recorded` holds bool"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_plan_that_ends_before_it_began_is_refused() {
+    assert_refused(
+        "plans.csv",
+        "2020-06,2020-06,deceased,false,true,2021-02,true",
+        "2020-06,2020-06,deceased,false,true,2019-02,true",
+        "extract/inconsistent",
+        "plans.csv:15:10",
+    );
+}

@@ -14,6 +14,7 @@ use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
 use crate::synth;
 use crate::synth::extract::ExtractFormat;
+use polars::prelude::lit;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, use_color};
 
@@ -35,46 +36,74 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         bail!("{} has plans but no {}", dir.display(), events.display());
     }
     let today = Month::current();
-    let mut phases = Phases::new(std::io::stderr().is_terminal());
-    // The check needs the areas and templates only; the window comes from checked events.
-    phases.start("checking the extract");
-    let known = synth::inputs_from_snapshot(&snapshot, 0, today, 1, 1.0)?;
-    let mut problems = check::check_extract(&dir, format, &known, today);
-    if problems.is_empty() {
-        problems = check::check_links(&dir, format);
-    }
-    phases.done();
-    if !problems.is_empty() {
-        let style = Style {
-            color: use_color(std::io::stdout().is_terminal()),
-        };
-        print!("{}", diagnostic::render_human(&problems, |_| None, style));
-        println!(
-            "import refused: {} problem(s) in the extract; nothing was written",
-            problems.len()
-        );
-        return Ok(EXIT_PROBLEMS);
-    }
-    // The window: one month, or every month the extract's events cover.
-    let (first, last) = match &args.month {
+    let window = match &args.month {
         Some(month) => {
             let month: Month = month.parse().map_err(|e: String| anyhow!("--month: {e}"))?;
             if month > today {
                 bail!("--month {month} is in the future");
             }
-            (month, month)
+            Some((month, month))
         }
-        None => extract::extract_months(&dir, format)?,
+        None => None,
     };
-    let months = u32::try_from(last.index() - first.index() + 1)
-        .map_err(|_| anyhow!("the extract's months are out of order"))?;
-    let inputs = synth::inputs_from_snapshot(&snapshot, 0, first, months, 1.0)?;
-    phases.start("aggregating");
-    let aggregator = extract::aggregate_extract(&dir, format, &inputs)?;
+    let mut phases = Phases::new(std::io::stderr().is_terminal());
+    let inputs = synth::inputs_from_snapshot(&snapshot, 0, today, 1, 1.0)?;
+    let refuse = |problems: &[crate::diagnostic::Diagnostic]| {
+        let style = Style {
+            color: use_color(std::io::stdout().is_terminal()),
+        };
+        print!("{}", diagnostic::render_human(problems, |_| None, style));
+        println!(
+            "import refused: {} problem(s) in the extract; nothing was written",
+            problems.len()
+        );
+        Ok(EXIT_PROBLEMS)
+    };
+    // A CSV extract is checked row by row as it streams past. A Parquet extract can be far
+    // larger, so its rows are checked in the aggregation's own pass (the check's filters are
+    // counted there) and only looked at one by one if something turns up.
+    phases.start("checking the extract");
+    let mut problems = match format {
+        ExtractFormat::Csv => check::check_rows(&dir, format, &inputs, today),
+        ExtractFormat::Parquet => check::check_schema(&dir, format),
+    };
+    if problems.is_empty() {
+        problems = check::duplicate_plans(&dir, format);
+    }
     phases.done();
+    if !problems.is_empty() {
+        return refuse(&problems);
+    }
+    phases.start("aggregating");
+    let suspects = match format {
+        ExtractFormat::Csv => (lit(false), lit(false)),
+        ExtractFormat::Parquet => check::suspects(&inputs, today),
+    };
+    let aggregated = extract::aggregate_extract(&dir, format, &inputs, window, suspects);
+    phases.done();
+    let aggregated = match aggregated {
+        Ok(aggregated) if !aggregated.anomalies.any() => aggregated,
+        outcome => {
+            // Name the rows behind whatever the aggregation saw (or failed on).
+            phases.start("finding the problem rows");
+            let mut problems = check::check_rows(&dir, format, &inputs, today);
+            if problems.is_empty() {
+                problems = check::unknown_plans(&dir, format);
+            }
+            phases.done();
+            if !problems.is_empty() {
+                return refuse(&problems);
+            }
+            match outcome {
+                Err(error) => return Err(error),
+                Ok(_) => bail!("the extract has malformed rows that could not be located"),
+            }
+        }
+    };
+    let (first, last) = (aggregated.first, aggregated.last);
     phases.start("disclosure control");
     let published = aggregate::publish(
-        &aggregator,
+        &aggregated.aggregator,
         &inputs,
         &areas.value,
         &snapshot.config.disclosure,

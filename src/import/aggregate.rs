@@ -64,10 +64,11 @@ impl Aggregator {
         measure: Measure,
         value: u64,
     ) {
-        if let Some(offset) = self.month_offset(month) {
-            if borough < self.boroughs && template < self.templates {
-                self.cell(offset, borough, template)[measure.index()] += value;
-            }
+        if let Some(offset) = self.month_offset(month)
+            && borough < self.boroughs
+            && template < self.templates
+        {
+            self.cell(offset, borough, template)[measure.index()] += value;
         }
     }
 

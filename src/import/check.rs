@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -24,103 +25,148 @@ use crate::yaml::Span;
 /// Past this many problems the check stops: an extract that bad needs fixing at its source.
 const MAX_PROBLEMS: usize = 50;
 
-const MONTH_PATTERN: &str = r"^\d{4}-(0[1-9]|1[0-2])$";
-const TIMESTAMP_PATTERN: &str = r"^\d{4}-(0[1-9]|1[0-2])-\d{2}T\d{2}:\d{2}:\d{2}Z$";
 const STATUSES: [&str; 3] = ["active", "deceased", "archived"];
 const KINDS: [&str; 2] = ["view", "update"];
 
-/// Checks both tables of an extract. `today` bounds dates: nothing in an extract can be in the
+fn rules(inputs: &ModelInputs, today: Month) -> Arc<Rules> {
+    Arc::new(Rules {
+        boroughs: inputs.boroughs.iter().map(|b| b.code.clone()).collect(),
+        templates: inputs.templates.iter().map(|t| t.id.clone()).collect(),
+        today,
+    })
+}
+
+/// Checks every row of both tables. `today` bounds dates: nothing in an extract can be in the
 /// future.
-pub fn check_extract(
+pub fn check_rows(
     dir: &Path,
     format: ExtractFormat,
     inputs: &ModelInputs,
     today: Month,
 ) -> Vec<Diagnostic> {
-    let rules = Rules {
-        boroughs: inputs.boroughs.iter().map(|b| b.code.as_str()).collect(),
-        templates: inputs.templates.iter().map(|t| t.id.as_str()).collect(),
-        today,
-    };
+    let rules = rules(inputs, today);
     let mut problems = Vec::new();
     let plans = table_path(dir, "plans", format);
     let events = table_path(dir, "events", format);
     let plans_rule = |column: &str, cell: &str| rules.plans_cell(column, cell);
     let events_rule = |column: &str, cell: &str| rules.events_cell(column, cell);
+    let plans_row = |cells: &[&str]| rules.plans_row(cells);
+    let events_row = |_: &[&str]| None;
     match format {
         ExtractFormat::Csv => {
-            check_csv(&plans, PLANS_HEADER, &mut problems, plans_rule);
-            check_csv(&events, EVENTS_HEADER, &mut problems, events_rule);
+            check_csv(&plans, PLANS_HEADER, &mut problems, plans_rule, plans_row);
+            check_csv(
+                &events,
+                EVENTS_HEADER,
+                &mut problems,
+                events_rule,
+                events_row,
+            );
         }
         ExtractFormat::Parquet => {
-            let suspects = rules.plans_suspects();
-            check_parquet(&plans, PLANS_HEADER, suspects, &mut problems, plans_rule);
-            let suspects = rules.events_suspects();
-            check_parquet(&events, EVENTS_HEADER, suspects, &mut problems, events_rule);
+            problems.extend(check_schema(dir, format));
+            if problems.is_empty() {
+                let suspects = plans_suspects(&rules);
+                check_parquet(
+                    &plans,
+                    PLANS_HEADER,
+                    suspects,
+                    &mut problems,
+                    plans_rule,
+                    plans_row,
+                );
+                let suspects = events_suspects(&rules);
+                check_parquet(
+                    &events,
+                    EVENTS_HEADER,
+                    suspects,
+                    &mut problems,
+                    events_rule,
+                    events_row,
+                );
+            }
         }
     }
     problems
 }
 
-/// Checks what ties the two tables together, once every cell is known to be well formed: each
-/// plan is listed once, and every event belongs to a listed plan (an event that does not would
-/// silently vanish from the figures).
-pub fn check_links(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
-    let plans_path = table_path(dir, "plans", format);
-    let events_path = table_path(dir, "events", format);
+/// The polars filters that pick out rows `check_rows` might refuse, for plans and events:
+/// counted during the aggregation of a Parquet extract, whose rows are then only checked one
+/// by one if any turn up.
+pub fn suspects(inputs: &ModelInputs, today: Month) -> (Expr, Expr) {
+    let rules = rules(inputs, today);
+    (plans_suspects(&rules), events_suspects(&rules))
+}
+
+/// A Parquet table's columns: all there, in order, as text. (A CSV file's header is checked
+/// with its rows.)
+pub fn check_schema(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
-    // Rows are numbered as the cell checks number them.
-    let first_row = match format {
-        ExtractFormat::Csv => 2,
-        ExtractFormat::Parquet => 1,
-    };
-    let scan = |path: &Path| scan_table(path, format).map(|frame| frame.select([col("plan_id")]));
-    let (Ok(plans), Ok(events)) = (scan(&plans_path), scan(&events_path)) else {
-        return problems;
-    };
-    // A first pass that streams (numbering rows would not): are there any problems at all?
-    let anti_join = |events: LazyFrame, plans: LazyFrame| {
-        events.join(
-            plans,
-            [col("plan_id")],
-            [col("plan_id")],
-            // The plans are the smaller side: hash them, stream the events past.
-            JoinArgs::new(JoinType::Anti).with_build_side(Some(JoinBuildSide::ForceRight)),
-        )
-    };
-    let counts = collect_streaming(
-        plans
-            .clone()
-            .select([len().alias("plans"), col("plan_id").n_unique().alias("ids")])
-            .join(
-                anti_join(events.clone(), plans.clone()).select([len().alias("unknown")]),
-                [],
-                [],
-                JoinArgs::new(JoinType::Cross),
-            ),
-    );
-    let count = |frame: &DataFrame, name: &str| {
-        frame
-            .column(name)
-            .ok()
-            .and_then(|c| c.cast(&DataType::UInt64).ok())
-            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
-            .unwrap_or(0)
-    };
-    let (repeated, unknown_events) = match &counts {
-        Ok(frame) => (
-            count(frame, "plans") != count(frame, "ids"),
-            count(frame, "unknown") > 0,
-        ),
-        Err(_) => (true, true),
-    };
-    if !repeated && !unknown_events {
+    if format == ExtractFormat::Csv {
         return problems;
     }
-    let plans = plans.with_row_index("__row", Some(first_row));
-    let events = events.with_row_index("__row", Some(first_row));
-    let duplicates = plans
-        .clone()
+    for (table, header) in [("plans", PLANS_HEADER), ("events", EVENTS_HEADER)] {
+        let path = table_path(dir, table, format);
+        let shown = path.display().to_string();
+        let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
+        let schema = scan_table(&path, format).and_then(|mut frame| {
+            frame
+                .collect_schema()
+                .map_err(|e| anyhow::anyhow!("not readable Parquet: {e}"))
+        });
+        let schema = match schema {
+            Ok(schema) => schema,
+            Err(error) => {
+                problems.push(unreadable(format!("{error:#}")));
+                continue;
+            }
+        };
+        let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+        if let Some(problem) = header_problem(&shown, header, &names) {
+            problems.push(problem);
+            continue;
+        }
+        for (index, (name, dtype)) in schema.iter().enumerate() {
+            if *dtype != DataType::String {
+                problems.push(
+                    Diagnostic::error(
+                        "extract/column-type",
+                        &shown,
+                        format!("column `{name}` holds {dtype}; expected text"),
+                    )
+                    .at(Span::point(1, index + 1))
+                    .help("every column of an extract is text, as in its CSV form"),
+                );
+            }
+        }
+    }
+    problems
+}
+
+/// Each plan must be listed once: a repeated plan would be counted twice. Counted on a
+/// streaming pass first (numbering rows does not stream); rows are named only if needed.
+pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
+    let path = table_path(dir, "plans", format);
+    let Ok(plans) = scan_table(&path, format) else {
+        return Vec::new();
+    };
+    let plans = plans.select([col("plan_id")]);
+    let counts = collect_streaming(
+        plans.clone().select([
+            len().cast(DataType::UInt64).alias("plans"),
+            col("plan_id")
+                .n_unique()
+                .cast(DataType::UInt64)
+                .alias("ids"),
+        ]),
+    );
+    if let Ok(counts) = &counts
+        && first_u64(counts, "plans") == first_u64(counts, "ids")
+    {
+        return Vec::new();
+    }
+    let repeated = plans
+        .with_row_index("__row", Some(first_row(format)))
         .group_by([col("plan_id")])
         .agg([
             len().alias("count"),
@@ -132,67 +178,97 @@ pub fn check_links(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
         .filter(col("count").gt(lit(1)))
         .sort(["__row"], SortMultipleOptions::default())
         .limit(10);
-    let unknown = anti_join(events, plans.clone().select([col("plan_id")]))
-        .sort(["__row"], SortMultipleOptions::default())
-        .limit(10);
-    let found = |query: LazyFrame| -> Vec<(u64, String)> {
-        let Ok(frame) = collect_streaming(query) else {
-            return Vec::new();
-        };
-        let rows = frame
-            .column("__row")
-            .and_then(|c| c.cast(&DataType::UInt64));
-        let ids = frame.column("plan_id").and_then(|c| c.str().cloned());
-        let (Ok(rows), Ok(ids)) = (rows, ids) else {
-            return Vec::new();
-        };
-        let Ok(rows) = rows.u64().cloned() else {
-            return Vec::new();
-        };
-        rows.iter()
-            .zip(ids.iter())
-            .filter_map(|(row, id)| Some((row?, id?.to_owned())))
-            .collect()
-    };
-    let plans_shown = plans_path.display().to_string();
-    for (row, id) in if repeated {
-        found(duplicates)
-    } else {
-        Vec::new()
-    } {
-        problems.push(
+    let shown = path.display().to_string();
+    numbered_rows(repeated)
+        .into_iter()
+        .map(|(row, id)| {
             Diagnostic::error(
                 "extract/duplicate-plan",
-                &plans_shown,
+                &shown,
                 format!("plan `{id}` is listed more than once"),
             )
             .at(Span::point(row as usize, 1))
-            .help("each plan must appear once; a repeated plan would be counted twice"),
-        );
-    }
-    let events_shown = events_path.display().to_string();
-    for (row, id) in if unknown_events {
-        found(unknown)
-    } else {
-        Vec::new()
-    } {
-        problems.push(
+            .help("each plan must appear once; a repeated plan would be counted twice")
+        })
+        .collect()
+}
+
+/// Events whose plan is not in the plans table (they would vanish from every figure). Only
+/// run when the aggregation found some, to name their rows.
+pub fn unknown_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
+    let plans_path = table_path(dir, "plans", format);
+    let events_path = table_path(dir, "events", format);
+    let (Ok(plans), Ok(events)) = (
+        scan_table(&plans_path, format),
+        scan_table(&events_path, format),
+    ) else {
+        return Vec::new();
+    };
+    let unknown = events
+        .select([col("plan_id")])
+        .with_row_index("__row", Some(first_row(format)))
+        .join(
+            plans.select([col("plan_id")]),
+            [col("plan_id")],
+            [col("plan_id")],
+            JoinArgs::new(JoinType::Anti).with_build_side(Some(JoinBuildSide::ForceRight)),
+        )
+        .sort(["__row"], SortMultipleOptions::default())
+        .limit(10);
+    let shown = events_path.display().to_string();
+    numbered_rows(unknown)
+        .into_iter()
+        .map(|(row, _)| {
+            // The id is not echoed: an unmatched id has not been through the identifier check.
             Diagnostic::error(
                 "extract/unknown-plan",
-                &events_shown,
-                format!("plan `{id}` is not in {}", plans_path.display()),
+                &shown,
+                format!("the event's plan is not in {}", plans_path.display()),
             )
             .at(Span::point(row as usize, 1))
-            .help("an event of a plan the extract does not list cannot be counted anywhere"),
-        );
+            .help("an event of a plan the extract does not list cannot be counted anywhere")
+        })
+        .collect()
+}
+
+/// Rows are numbered as the cell checks number them: CSV counts its header as row 1.
+fn first_row(format: ExtractFormat) -> u32 {
+    match format {
+        ExtractFormat::Csv => 2,
+        ExtractFormat::Parquet => 1,
     }
-    problems
+}
+
+fn first_u64(frame: &DataFrame, name: &str) -> Option<u64> {
+    let column = frame.column(name).ok()?.cast(&DataType::UInt64).ok()?;
+    column.u64().ok()?.get(0)
+}
+
+/// (row, plan id) pairs of a query with `__row` and `plan_id` columns.
+fn numbered_rows(query: LazyFrame) -> Vec<(u64, String)> {
+    let Ok(frame) = collect_streaming(query) else {
+        return Vec::new();
+    };
+    let rows = frame
+        .column("__row")
+        .and_then(|c| c.cast(&DataType::UInt64));
+    let ids = frame.column("plan_id").and_then(|c| c.str().cloned());
+    let (Ok(rows), Ok(ids)) = (rows, ids) else {
+        return Vec::new();
+    };
+    let Ok(rows) = rows.u64().cloned() else {
+        return Vec::new();
+    };
+    rows.iter()
+        .zip(ids.iter())
+        .filter_map(|(row, id)| Some((row?, id?.to_owned())))
+        .collect()
 }
 
 /// What a cell must be, column by column.
-struct Rules<'a> {
-    boroughs: HashSet<&'a str>,
-    templates: HashSet<&'a str>,
+struct Rules {
+    boroughs: HashSet<String>,
+    templates: HashSet<String>,
     today: Month,
 }
 
@@ -220,7 +296,7 @@ pub fn timestamp_month(cell: &str) -> Option<Month> {
     shaped.then(|| cell[..7].parse().ok()).flatten()
 }
 
-impl Rules<'_> {
+impl Rules {
     fn month(&self, cell: &str) -> Result<(), String> {
         let month: Month = cell.parse()?;
         if month > self.today {
@@ -257,6 +333,26 @@ impl Rules<'_> {
         }
     }
 
+    /// A plan cannot end before it began: a death or archiving month before `created` (columns
+    /// as in `PLANS_HEADER`) would count it live for a negative stretch.
+    fn plans_row(&self, cells: &[&str]) -> Option<(usize, String)> {
+        let created = cells.get(4)?;
+        let died = cells.get(9).filter(|d| !d.is_empty());
+        if let Some(died) = died.filter(|d| *d < created) {
+            return Some((
+                9,
+                format!("died in {died}, before the plan was made in {created}"),
+            ));
+        }
+        let updated = cells.get(5)?;
+        (updated < created).then(|| {
+            (
+                5,
+                format!("last updated in {updated}, before the plan was made in {created}"),
+            )
+        })
+    }
+
     fn events_cell(&self, column: &str, cell: &str) -> Result<(), String> {
         match column {
             "plan_id" if cell.is_empty() => Err("empty plan id".into()),
@@ -274,73 +370,70 @@ impl Rules<'_> {
             _ => Ok(()),
         }
     }
-
-    /// A polars filter keeping every row `plans_cell` might refuse.
-    fn plans_suspects(&self) -> Expr {
-        let month = |column: &str| {
-            col(column)
-                .str()
-                .contains(lit(MONTH_PATTERN), false)
-                .not()
-                .or(col(column).gt(lit(self.today.to_string())))
-        };
-        let flag = |column: &str| not_one_of(column, &["true", "false"]);
-        let boroughs: Vec<&str> = self.boroughs.iter().copied().collect();
-        let templates: Vec<&str> = self.templates.iter().copied().collect();
-        any_of([
-            suspect_id(),
-            not_one_of("borough_code", &boroughs),
-            not_one_of("template_id", &templates),
-            not_one_of("age_band", &AGE_BANDS),
-            not_one_of("status", &STATUSES),
-            month("created"),
-            month("last_updated"),
-            col("died_month").neq(lit("")).and(month("died_month")),
-            flag("cpr_decision_recorded"),
-            flag("preferred_place_of_death_recorded"),
-            flag("died_in_preferred_place"),
-        ])
-    }
-
-    /// A polars filter keeping every row `events_cell` might refuse.
-    fn events_suspects(&self) -> Expr {
-        let services: Vec<&str> = Service::ALL.iter().map(|s| s.id()).collect();
-        any_of([
-            suspect_id(),
-            col("timestamp")
-                .str()
-                .contains(lit(TIMESTAMP_PATTERN), false)
-                .not(),
-            col("timestamp")
-                .str()
-                .slice(lit(0), lit(7))
-                .gt(lit(self.today.to_string())),
-            not_one_of("service", &services),
-            not_one_of("kind", &KINDS),
-        ])
-    }
 }
 
-fn not_one_of(column: &str, values: &[&str]) -> Expr {
-    let values = Series::new("".into(), values);
-    col(column).is_in(lit(values).implode(false), false).not()
+/// True where a column's own rule (or the identifier finder) refuses the cell, or it is
+/// missing: the same check the row-by-row pass makes, run inside polars over whole columns so
+/// that a Parquet extract is checked in the aggregation's own pass.
+fn refused(rules: &Arc<Rules>, column: &'static str, table: Table) -> Expr {
+    let rules = Arc::clone(rules);
+    col(column).map(
+        move |values: Column| {
+            let values = values.str()?;
+            let refused: BooleanChunked = values
+                .iter()
+                .map(|cell| {
+                    // A missing value is an empty cell, as in the row-by-row check.
+                    let cell = cell.unwrap_or("");
+                    let rule = match table {
+                        Table::Plans => rules.plans_cell(column, cell),
+                        Table::Events => rules.events_cell(column, cell),
+                    };
+                    Some(
+                        rule.is_err()
+                            || (column == "plan_id" && !identifiers::find_in_text(cell).is_empty()),
+                    )
+                })
+                .collect();
+            Ok(refused.with_name(column.into()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+    )
 }
 
-/// True where any condition holds; a missing value (null) counts as suspect.
-fn any_of(conditions: impl IntoIterator<Item = Expr>) -> Expr {
-    conditions
-        .into_iter()
-        .map(|c| c.fill_null(lit(true)))
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Plans,
+    Events,
+}
+
+fn plans_suspects(rules: &Arc<Rules>) -> Expr {
+    let columns = PLANS_HEADER
+        .split(',')
+        .map(|c| refused(rules, c, Table::Plans));
+    // A plan cannot end before it began (months as text compare in time order).
+    // (Missing months are the cell rules' business.)
+    let died_early = col("died_month")
+        .neq(lit(""))
+        .and(col("died_month").lt(col("created")))
+        .fill_null(lit(false));
+    let updated_early = col("last_updated").lt(col("created")).fill_null(lit(false));
+    columns
+        .chain([died_early, updated_early])
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false))
 }
 
-/// A plan id that is empty, or could hold an e-mail address or a long number (an NHS or phone
-/// number): the identifier finder then decides.
-fn suspect_id() -> Expr {
-    col("plan_id")
-        .str()
-        .contains(lit(r"^$|@|(?:\D*\d){9}"), false)
+fn events_suspects(rules: &Arc<Rules>) -> Expr {
+    // Event plan ids are not scanned for identifiers: each must match a plan, whose id is, or
+    // the event is refused as belonging to no plan.
+    EVENTS_HEADER
+        .split(',')
+        .filter(|c| *c != "plan_id")
+        .map(|c| refused(rules, c, Table::Events))
+        .chain([col("plan_id").fill_null(lit("")).eq(lit(""))])
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false))
 }
 
 /// The identifier finder, then the column's own rule: the one check of a cell, whatever the
@@ -366,6 +459,35 @@ fn check_cell(
     rule(column, cell).err().map(|message| {
         Diagnostic::error("extract/value", shown, format!("`{column}`: {message}")).at(at)
     })
+}
+
+fn columns_of(header: &str) -> Vec<&str> {
+    header.split(',').collect()
+}
+
+/// Each cell of a well-formed row, then the row as a whole (only if its cells are sound).
+fn check_row(
+    shown: &str,
+    row: usize,
+    columns: &[&str],
+    cells: &[&str],
+    problems: &mut Vec<Diagnostic>,
+    rule: &impl Fn(&str, &str) -> Result<(), String>,
+    row_rule: &impl Fn(&[&str]) -> Option<(usize, String)>,
+) {
+    let before = problems.len();
+    for (index, (column, cell)) in columns.iter().zip(cells).enumerate() {
+        let at = Span::point(row, index + 1);
+        problems.extend(check_cell(shown, column, cell, at, rule));
+    }
+    if problems.len() == before
+        && let Some((index, message)) = row_rule(cells)
+    {
+        problems.push(
+            Diagnostic::error("extract/inconsistent", shown, message)
+                .at(Span::point(row, index + 1)),
+        );
+    }
 }
 
 /// A header that lacks a column or has them out of order.
@@ -411,6 +533,7 @@ fn check_csv(
     header: &str,
     problems: &mut Vec<Diagnostic>,
     rule: impl Fn(&str, &str) -> Result<(), String>,
+    row_rule: impl Fn(&[&str]) -> Option<(usize, String)>,
 ) {
     if problems.len() >= MAX_PROBLEMS {
         return;
@@ -469,10 +592,8 @@ fn check_csv(
                 .at(Span::point(row, 1)),
             );
         } else {
-            for (index, (column, cell)) in columns.iter().zip(record.iter()).enumerate() {
-                let at = Span::point(row, index + 1);
-                problems.extend(check_cell(&shown, column, cell, at, &rule));
-            }
+            let cells: Vec<&str> = record.iter().collect();
+            check_row(&shown, row, &columns, &cells, problems, &rule, &row_rule);
         }
         if too_many(problems, &shown) {
             return;
@@ -488,53 +609,17 @@ fn check_parquet(
     suspects: Expr,
     problems: &mut Vec<Diagnostic>,
     rule: impl Fn(&str, &str) -> Result<(), String>,
+    row_rule: impl Fn(&[&str]) -> Option<(usize, String)>,
 ) {
     if problems.len() >= MAX_PROBLEMS {
         return;
     }
     let shown = path.display().to_string();
     let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
-    let mut frame = match scan_table(path, ExtractFormat::Parquet) {
+    let frame = match scan_table(path, ExtractFormat::Parquet) {
         Ok(frame) => frame,
         Err(error) => return problems.push(unreadable(format!("{error:#}"))),
     };
-    let schema = match frame.collect_schema() {
-        Ok(schema) => schema,
-        Err(error) => return problems.push(unreadable(format!("not readable Parquet: {error}"))),
-    };
-    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-    if let Some(problem) = header_problem(&shown, header, &names) {
-        return problems.push(problem);
-    }
-    let mut wrong_type = false;
-    for (index, (name, dtype)) in schema.iter().enumerate() {
-        if *dtype != DataType::String {
-            wrong_type = true;
-            problems.push(
-                Diagnostic::error(
-                    "extract/column-type",
-                    &shown,
-                    format!("column `{name}` holds {dtype}; expected text"),
-                )
-                .at(Span::point(1, index + 1))
-                .help("every column of an extract is text, as in its CSV form"),
-            );
-        }
-    }
-    if wrong_type {
-        return;
-    }
-    // Counting suspects streams; numbering rows does not, so rows are numbered only when
-    // there is something to point at.
-    let count = collect_streaming(frame.clone().filter(suspects.clone()).select([len()]));
-    match count
-        .as_ref()
-        .map(|c| c.column("len").and_then(|c| c.get(0)))
-    {
-        Ok(Ok(AnyValue::UInt32(0) | AnyValue::UInt64(0))) => return,
-        Err(error) => return problems.push(unreadable(format!("cannot read: {error}"))),
-        _ => {}
-    }
     let rows = frame
         .with_row_index("__row", Some(1))
         .filter(suspects)
@@ -556,11 +641,19 @@ fn check_parquet(
         header.split(',').map(|name| (name, text(name))).collect();
     for index in 0..rows.height() {
         let row = numbers.u64().ok().and_then(|c| c.get(index)).unwrap_or(0) as usize;
-        for (position, (column, values)) in columns.iter().enumerate() {
-            let cell = values.as_ref().and_then(|v| v.get(index)).unwrap_or("");
-            let at = Span::point(row, position + 1);
-            problems.extend(check_cell(&shown, column, cell, at, &rule));
-        }
+        let cells: Vec<&str> = columns
+            .iter()
+            .map(|(_, values)| values.as_ref().and_then(|v| v.get(index)).unwrap_or(""))
+            .collect();
+        check_row(
+            &shown,
+            row,
+            &columns_of(header),
+            &cells,
+            problems,
+            &rule,
+            &row_rule,
+        );
         if too_many(problems, &shown) {
             return;
         }

@@ -10,7 +10,6 @@ use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use super::check::timestamp_month;
 use crate::model::{Measure, Month, Service};
 use crate::synth::extract::ExtractFormat;
 use crate::synth::model::ModelInputs;
@@ -60,8 +59,11 @@ fn flag(column: &str) -> Expr {
     col(column).eq(lit("true")).cast(DataType::UInt64)
 }
 
-/// Collected rows of (borough, template, month index, values...).
-fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String, i64, Vec<u64>)>> {
+/// One collected group: borough, template and month index (any may be missing in an
+/// unchecked extract), then the requested sums.
+type Group = (Option<String>, Option<String>, Option<i64>, Vec<u64>);
+
+fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
     let frame = collect_streaming(frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let borough = frame.column("borough_code")?.str()?.clone();
     let template = frame.column("template_id")?.str()?.clone();
@@ -74,47 +76,156 @@ fn collect_rows(frame: LazyFrame, values: &[&str]) -> Result<Vec<(String, String
         .iter()
         .map(|name| Ok(frame.column(name)?.cast(&DataType::UInt64)?.u64()?.clone()))
         .collect::<Result<_>>()?;
-    let mut out = Vec::with_capacity(frame.height());
-    for row in 0..frame.height() {
-        let (Some(b), Some(t), Some(m)) = (borough.get(row), template.get(row), month.get(row))
-        else {
-            continue;
-        };
-        out.push((
-            b.to_owned(),
-            t.to_owned(),
-            m,
-            columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
-        ));
+    Ok((0..frame.height())
+        .map(|row| {
+            (
+                borough.get(row).map(str::to_owned),
+                template.get(row).map(str::to_owned),
+                month.get(row),
+                columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
+            )
+        })
+        .collect())
+}
+
+/// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
+/// over the tables, so a Parquet extract is checked in the same pass as it is aggregated and
+/// only looked at row by row when one of these is non-zero.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Anomalies {
+    /// Rows the check's filters pick out as possibly malformed.
+    pub suspect_rows: u64,
+    /// Events whose plan is not in the plans table.
+    pub unknown_plan_events: u64,
+}
+
+impl Anomalies {
+    pub fn any(&self) -> bool {
+        self.suspect_rows > 0 || self.unknown_plan_events > 0
     }
-    Ok(out)
 }
 
-/// The months an extract covers: from the first to the last month with an event.
-pub fn extract_months(dir: &Path, format: ExtractFormat) -> Result<(Month, Month)> {
-    // ISO 8601 timestamps sort as text, so the first and last are a plain min and max.
-    let query = scan_table(&table_path(dir, "events", format), format)?.select([
-        col("timestamp").min().alias("first"),
-        col("timestamp").max().alias("last"),
-    ]);
-    let frame = collect_streaming(query)
-        .map_err(|e| anyhow!("cannot read the months of the extract: {e}"))?;
-    let get = |name: &str| -> Result<Month> {
-        let value = frame.column(name)?.str()?.get(0).map(str::to_owned);
-        value
-            .as_deref()
-            .and_then(timestamp_month)
-            .ok_or_else(|| anyhow!("the extract has no events"))
-    };
-    Ok((get("first")?, get("last")?))
+/// The unrounded counts of an extract and what it covers.
+pub struct Aggregated {
+    pub aggregator: Aggregator,
+    pub first: Month,
+    pub last: Month,
+    pub anomalies: Anomalies,
 }
 
-/// Aggregates a checked extract into unrounded counts per month, borough and template.
+/// Aggregates an extract into unrounded counts per month, borough and template, for `window`
+/// or, without one, every month from the first to the last event. `suspects` are the check's
+/// filters for the plans and events tables (counted, not applied).
 pub fn aggregate_extract(
     dir: &Path,
     format: ExtractFormat,
     inputs: &ModelInputs,
-) -> Result<Aggregator> {
+    window: Option<(Month, Month)>,
+    suspects: (Expr, Expr),
+) -> Result<Aggregated> {
+    let sum = |name: &str| col(name).sum().alias(name);
+    let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
+    let plans = scan_table(&table_path(dir, "plans", format), format)?.with_columns([
+        month_index("created").alias("created_index"),
+        // A plan stops being live in the month its person died or it was archived.
+        when(not_empty("died_month"))
+            .then(month_index("died_month"))
+            .when(col("status").eq(lit("archived")))
+            .then(month_index("last_updated"))
+            .otherwise(lit(NULL).cast(DataType::Int64))
+            .alias("end_index"),
+        flag("cpr_decision_recorded").alias("cpr"),
+        flag("preferred_place_of_death_recorded").alias("ppd"),
+        flag("died_in_preferred_place").alias("dipp"),
+    ]);
+    let keys = |month: Expr| {
+        [
+            col("borough_code"),
+            col("template_id"),
+            month.alias("month"),
+        ]
+    };
+    // Every plan is in exactly one group of starts, so its suspect count covers the table.
+    let starts = plans
+        .clone()
+        .with_column(suspects.0.cast(DataType::UInt64).alias("suspect"))
+        .group_by(keys(col("created_index")))
+        .agg([
+            len().cast(DataType::UInt64).alias("plans"),
+            sum("cpr"),
+            sum("ppd"),
+            sum("suspect"),
+        ]);
+    let ends = plans
+        .clone()
+        .filter(col("end_index").is_not_null())
+        .group_by(keys(col("end_index")))
+        .agg([
+            len().cast(DataType::UInt64).alias("plans"),
+            sum("cpr"),
+            sum("ppd"),
+        ]);
+    let deaths = plans
+        .clone()
+        .filter(not_empty("died_month"))
+        .group_by(keys(month_index("died_month")))
+        .agg([len().cast(DataType::UInt64).alias("deaths"), sum("dipp")]);
+    // All events, views and updates, are joined to their plans: one left join both counts
+    // views and finds events whose plan is missing (no borough after the join).
+    let view_of = |service: &str| {
+        col("kind")
+            .eq(lit("view"))
+            .and(col("service").eq(lit(service.to_owned())))
+            .cast(DataType::UInt64)
+            .sum()
+            .alias(service)
+    };
+    let mut event_sums: Vec<Expr> = Service::ALL.iter().map(|s| view_of(s.id())).collect();
+    event_sums.push(len().cast(DataType::UInt64).alias("events"));
+    event_sums.push(col("suspect").sum().alias("suspect"));
+    let events = scan_table(&table_path(dir, "events", format), format)?
+        .with_column(suspects.1.cast(DataType::UInt64).alias("suspect"))
+        .join(
+            plans.select([col("plan_id"), col("borough_code"), col("template_id")]),
+            [col("plan_id")],
+            [col("plan_id")],
+            // The plans are the smaller side: hash them, stream the events past.
+            JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight)),
+        )
+        .group_by(keys(month_index("timestamp")))
+        .agg(event_sums);
+
+    let starts = collect_groups(starts, &["plans", "cpr", "ppd", "suspect"])?;
+    let ends = collect_groups(ends, &["plans", "cpr", "ppd"])?;
+    let deaths = collect_groups(deaths, &["deaths", "dipp"])?;
+    let mut event_columns: Vec<&str> = Service::ALL.iter().map(|s| s.id()).collect();
+    event_columns.extend(["events", "suspect"]);
+    let events = collect_groups(events, &event_columns)?;
+    let (events_at, suspect_at) = (Service::ALL.len(), Service::ALL.len() + 1);
+
+    let mut anomalies = Anomalies::default();
+    anomalies.suspect_rows += starts.iter().map(|g| g.3[3]).sum::<u64>();
+    anomalies.suspect_rows += events.iter().map(|g| g.3[suspect_at]).sum::<u64>();
+    anomalies.unknown_plan_events = events
+        .iter()
+        .filter(|g| g.0.is_none())
+        .map(|g| g.3[events_at])
+        .sum();
+    let (first, last) = match window {
+        Some(window) => window,
+        None => {
+            let months = events.iter().filter_map(|g| g.2);
+            match (months.clone().min(), months.max()) {
+                (Some(first), Some(last)) => (Month::from_index(first), Month::from_index(last)),
+                _ => return Err(anyhow!("the extract has no events to date it by")),
+            }
+        }
+    };
+    let months = usize::try_from(last.index() - first.index() + 1)
+        .map_err(|_| anyhow!("the extract's months are out of order"))?;
+    let mut aggregator =
+        Aggregator::empty(first, months, inputs.boroughs.len(), inputs.templates.len());
+
     let borough_index: HashMap<&str, usize> = inputs
         .boroughs
         .iter()
@@ -127,178 +238,77 @@ pub fn aggregate_extract(
         .enumerate()
         .map(|(i, t)| (t.id.as_str(), i))
         .collect();
-    let mut aggregator = Aggregator::empty(
-        inputs.first_month,
-        inputs.months as usize,
-        inputs.boroughs.len(),
-        inputs.templates.len(),
-    );
-    let plans = scan_table(&table_path(dir, "plans", format), format)?.with_columns([
-        month_index("created").alias("created_index"),
-        // A plan stops being live in the month its person died or it was archived.
-        when(
-            col("died_month")
-                .is_not_null()
-                .and(col("died_month").neq(lit(""))),
-        )
-        .then(month_index("died_month"))
-        .when(col("status").eq(lit("archived")))
-        .then(month_index("last_updated"))
-        .otherwise(lit(NULL).cast(DataType::Int64))
-        .alias("end_index"),
-        flag("cpr_decision_recorded").alias("cpr"),
-        flag("preferred_place_of_death_recorded").alias("ppd"),
-        flag("died_in_preferred_place").alias("dipp"),
-    ]);
-    let starts = plans
-        .clone()
-        .group_by([
-            col("borough_code"),
-            col("template_id"),
-            col("created_index").alias("month"),
-        ])
-        .agg([
-            len().cast(DataType::UInt64).alias("plans"),
-            col("cpr").sum(),
-            col("ppd").sum(),
-        ]);
-    let ends = plans
-        .clone()
-        .filter(col("end_index").is_not_null())
-        .group_by([
-            col("borough_code"),
-            col("template_id"),
-            col("end_index").alias("month"),
-        ])
-        .agg([
-            len().cast(DataType::UInt64).alias("plans"),
-            col("cpr").sum(),
-            col("ppd").sum(),
-        ]);
-    let deaths = plans
-        .clone()
-        .filter(
-            col("died_month")
-                .is_not_null()
-                .and(col("died_month").neq(lit(""))),
-        )
-        .group_by([
-            col("borough_code"),
-            col("template_id"),
-            month_index("died_month").alias("month"),
-        ])
-        .agg([
-            len().cast(DataType::UInt64).alias("deaths"),
-            col("dipp").sum(),
-        ]);
-    let views = scan_table(&table_path(dir, "events", format), format)?
-        .filter(col("kind").eq(lit("view")))
-        .join(
-            plans.select([col("plan_id"), col("borough_code"), col("template_id")]),
-            [col("plan_id")],
-            [col("plan_id")],
-            // The plans are the smaller side: hash them, stream the events past.
-            JoinArgs::new(JoinType::Inner).with_build_side(Some(JoinBuildSide::ForceRight)),
-        )
-        .group_by([
-            col("borough_code"),
-            col("template_id"),
-            month_index("timestamp").alias("month"),
-        ])
-        .agg(
-            Service::ALL
-                .iter()
-                .map(|s| {
-                    col("service")
-                        .eq(lit(s.id()))
-                        .cast(DataType::UInt64)
-                        .sum()
-                        .alias(s.id())
-                })
-                .collect::<Vec<_>>(),
-        );
-
-    let cell = |b: &str, t: &str| Some((*borough_index.get(b)?, *template_index.get(t)?));
+    let cell = |group: &Group| {
+        let borough = *borough_index.get(group.0.as_deref()?)?;
+        let template = *template_index.get(group.1.as_deref()?)?;
+        Some((borough, template, group.2?))
+    };
     // Active plans: the running total of starts minus ends up to each month.
     let mut running: HashMap<(usize, usize), BTreeDelta> = HashMap::new();
-    for (b, t, month, values) in collect_rows(starts, &["plans", "cpr", "ppd"])? {
-        if let Some(key) = cell(&b, &t) {
-            running.entry(key).or_default().add(
-                month,
-                [values[0] as i64, values[1] as i64, values[2] as i64],
-            );
-            aggregator.add(
-                Month::from_index(month),
-                key.0,
-                key.1,
-                Measure::NewPlans,
-                values[0],
-            );
+    for group in &starts {
+        if let Some((b, t, month)) = cell(group) {
+            let v = &group.3;
+            running
+                .entry((b, t))
+                .or_default()
+                .add(month, [v[0] as i64, v[1] as i64, v[2] as i64]);
+            aggregator.add(Month::from_index(month), b, t, Measure::NewPlans, v[0]);
         }
     }
-    for (b, t, month, values) in collect_rows(ends, &["plans", "cpr", "ppd"])? {
-        if let Some(key) = cell(&b, &t) {
-            running.entry(key).or_default().add(
-                month,
-                [
-                    -(values[0] as i64),
-                    -(values[1] as i64),
-                    -(values[2] as i64),
-                ],
-            );
+    for group in &ends {
+        if let Some((b, t, month)) = cell(group) {
+            let v = &group.3;
+            running
+                .entry((b, t))
+                .or_default()
+                .add(month, [-(v[0] as i64), -(v[1] as i64), -(v[2] as i64)]);
         }
     }
-    let first = inputs.first_month.index();
-    let last = inputs.last_month().index();
     for ((b, t), deltas) in running {
         let mut totals = [0i64; 3];
         let mut changes = deltas.0.into_iter().peekable();
-        for month in first..=last {
+        for month in first.index()..=last.index() {
             while let Some((_, delta)) = changes.next_if(|(m, _)| *m <= month) {
                 for (total, d) in totals.iter_mut().zip(delta) {
                     *total += d;
                 }
             }
-            let month_value = Month::from_index(month);
-            for (measure, total) in [
+            let measures = [
                 Measure::ActivePlans,
                 Measure::CprRecorded,
                 Measure::PreferredPlaceRecorded,
-            ]
-            .into_iter()
-            .zip(totals)
-            {
-                aggregator.add(month_value, b, t, measure, total.max(0) as u64);
+            ];
+            for (measure, total) in measures.into_iter().zip(totals) {
+                aggregator.add(Month::from_index(month), b, t, measure, total.max(0) as u64);
             }
         }
     }
-    for (b, t, month, values) in collect_rows(deaths, &["deaths", "dipp"])? {
-        if let Some((bi, ti)) = cell(&b, &t) {
-            aggregator.add(Month::from_index(month), bi, ti, Measure::Deaths, values[0]);
-            aggregator.add(
-                Month::from_index(month),
-                bi,
-                ti,
-                Measure::DeathsInPreferredPlace,
-                values[1],
-            );
+    for group in &deaths {
+        if let Some((b, t, month)) = cell(group) {
+            let month = Month::from_index(month);
+            aggregator.add(month, b, t, Measure::Deaths, group.3[0]);
+            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.3[1]);
         }
     }
-    let services: Vec<&str> = Service::ALL.iter().map(|s| s.id()).collect();
-    for (b, t, month, values) in collect_rows(views, &services)? {
-        if let Some((bi, ti)) = cell(&b, &t) {
-            for (service, value) in Service::ALL.iter().zip(values) {
+    for group in &events {
+        if let Some((b, t, month)) = cell(group) {
+            for (service, value) in Service::ALL.iter().zip(&group.3) {
                 aggregator.add(
                     Month::from_index(month),
-                    bi,
-                    ti,
+                    b,
+                    t,
                     Measure::views_of(*service),
-                    value,
+                    *value,
                 );
             }
         }
     }
-    Ok(aggregator)
+    Ok(Aggregated {
+        aggregator,
+        first,
+        last,
+        anomalies,
+    })
 }
 
 /// Changes to running totals by month index, in month order.

@@ -43,7 +43,8 @@ const PARQUET_BATCH_ROWS: usize = 1 << 20;
 enum TableOut {
     Csv(BufWriter<File>),
     Parquet {
-        writer: polars::io::parquet::write::BatchedWriter<File>,
+        // Boxed: the Parquet writer is large beside a CSV writer.
+        writer: Box<polars::io::parquet::write::BatchedWriter<File>>,
         names: Vec<&'static str>,
         columns: Vec<Vec<String>>,
     },
@@ -72,7 +73,7 @@ impl TableOut {
                     .batched(&schema)
                     .map_err(|e| anyhow::anyhow!("cannot start a Parquet file: {e}"))?;
                 TableOut::Parquet {
-                    writer,
+                    writer: Box::new(writer),
                     columns: vec![Vec::with_capacity(PARQUET_BATCH_ROWS); names.len()],
                     names,
                 }
