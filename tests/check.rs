@@ -857,3 +857,51 @@ fn replaced_by_must_name_a_live_template() {
         "records/templates/old-plan.yaml:5:14",
     );
 }
+
+#[test]
+fn with_secondary_suppression_a_suppressed_count_recoverable_from_totals_is_an_error() {
+    let repo = Repo::valid();
+    // Without it, the fixture's lone suppressed counts in the City rows are only rounded
+    // away from their totals: allowed.
+    assert_eq!(repo.check().code, 0);
+    repo.edit(
+        "careplans.toml",
+        "rounding_base = 5",
+        "rounding_base = 5\nsecondary_suppression = true",
+    );
+    // City's active plans: the STP area publishes 1250 and so does Barking, its only other
+    // borough, so City's `*` is exactly the difference: nothing else in its column is hidden.
+    let run = repo.check();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_reports("disclosure/recoverable", "records/metrics/2021-01.csv:8:");
+    assert!(
+        run.stdout
+            .contains("`active_plans` of City of London (all)"),
+        "{}",
+        run.stdout
+    );
+    // Hiding Barking's counts where City's are hidden closes each cycle: City and Barking
+    // could trade a unit between them without changing any published total.
+    for month in ["2021-01", "2021-02"] {
+        let path = format!("records/metrics/{month}.csv");
+        let text = repo
+            .read(&path)
+            .replace(
+                &format!("{month},E09000002,all,1250,40,30,45,20,15,80,35,25,1150,950"),
+                &format!("{month},E09000002,all,*,40,30,45,20,15,*,35,25,*,*"),
+            )
+            .replace(
+                &format!(
+                    "{month},E09000002,urgent-care-plan,1250,40,30,45,20,15,80,35,25,1150,950"
+                ),
+                &format!("{month},E09000002,urgent-care-plan,*,40,30,45,20,15,*,35,25,*,*"),
+            );
+        repo.write(&path, text);
+    }
+    let run = repo.check();
+    assert!(
+        !run.stdout.contains("disclosure/recoverable"),
+        "{}",
+        run.stdout
+    );
+}

@@ -414,3 +414,57 @@ fn a_plan_that_ends_before_it_began_is_refused() {
         "plans.csv:15:10",
     );
 }
+
+/// The hand-made extract's unrounded counts, as an engine elsewhere would hand them over
+/// (measures in the metrics column order; rows of all zeros may be left out).
+fn hand_made_counts(repo: &Repo) {
+    let header = HEADER.replacen(
+        "month,area_code,template",
+        "month,borough_code,template_id",
+        1,
+    );
+    repo.write(
+        "counts/counts.csv",
+        format!(
+            "{header}\n\
+             2021-01,{BARKING},urgent-care-plan,14,12,10,0,0,0,0,0,0,5,1\n\
+             2021-02,{BARKING},urgent-care-plan,13,0,0,0,0,0,0,1,1,5,0\n\
+             2021-02,{CITY},urgent-care-plan,2,2,0,1,0,0,0,0,0,0,0\n"
+        ),
+    );
+}
+
+#[test]
+fn unrounded_counts_made_elsewhere_publish_the_same_figures() {
+    let repo = Repo::valid();
+    hand_made_counts(&repo);
+    let run = repo.run(&["import", "counts", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for month in ["2021-01", "2021-02"] {
+        assert_eq!(
+            repo.read(&format!("published/{month}.csv")),
+            expected(month),
+            "{month}"
+        );
+    }
+}
+
+#[test]
+fn a_negative_count_is_refused() {
+    let repo = Repo::valid();
+    hand_made_counts(&repo);
+    repo.edit(
+        "counts/counts.csv",
+        "urgent-care-plan,13,0,",
+        "urgent-care-plan,13,-4,",
+    );
+    let run = repo.run(&["import", "counts", "--all", "--out", "published"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports("extract/value", "counts.csv:3:5");
+    assert!(
+        run.stdout.contains("`new_plans` is negative"),
+        "{}",
+        run.stdout
+    );
+    assert!(!repo.path("published").exists());
+}

@@ -72,6 +72,12 @@ impl Aggregator {
         }
     }
 
+    /// The first and last month counted.
+    pub fn window(&self) -> (Month, Month) {
+        let last = self.first_month.plus_months(self.months as i64 - 1);
+        (self.first_month, last)
+    }
+
     fn month_offset(&self, month: Month) -> Option<usize> {
         let offset = month.index() - self.first_month.index();
         (0..self.months as i64)

@@ -3,5 +3,6 @@
 
 pub mod aggregate;
 pub mod check;
+pub mod counts;
 pub mod extract;
 pub mod write;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::config::DisclosureRule;
 use crate::diagnostic::Diagnostic;
+use crate::disclosure::secondary::{CellStatus, LinkedTable};
 use crate::model::{
     ALL_TEMPLATES, AreaSummary, Count, KEY_COLUMNS, Measure, MetricRow, Month, TemplateStatus,
 };
@@ -59,6 +60,9 @@ pub fn check(snapshot: &Snapshot, today: Month) -> Vec<Diagnostic> {
         }
         checker.check_duplicates(&file.path, &file.rows, &mut out);
         checker.check_completeness(&file.path, &file.rows, &mut out);
+        if checker.rule.secondary_suppression {
+            checker.check_recoverable(&file.path, &file.rows, &mut out);
+        }
     }
     check_month_gaps(snapshot, &mut out);
     out
@@ -312,6 +316,81 @@ impl<'a> Checker<'a> {
                 )
                 .help("every area in areas.yaml needs a row across all templates each month"),
             );
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// With secondary suppression asked for, no suppressed count may be recoverable from the
+    /// published figures of its month: each must lie on a cycle of suppressed cells of the
+    /// linked area x template table (see `disclosure::secondary`). Published counts are taken
+    /// as exact, which gives a reader more than rounding leaves them.
+    fn check_recoverable(&self, path: &str, rows: &[MetricRow], out: &mut Vec<Diagnostic>) {
+        let mut templates: Vec<&str> = rows
+            .iter()
+            .map(|r| r.template.as_str())
+            .filter(|t| *t != ALL_TEMPLATES)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        templates.push(ALL_TEMPLATES);
+        let parents: Vec<Option<usize>> = self
+            .area_order
+            .iter()
+            .map(|code| {
+                let parent = self.areas[code].parent.as_deref()?;
+                self.area_order.iter().position(|c| c == parent)
+            })
+            .collect();
+        let mut at: HashMap<(&str, &str), &MetricRow> = HashMap::new();
+        for row in rows {
+            at.insert((row.area_code.as_str(), row.template.as_str()), row);
+        }
+        for measure in Measure::ALL {
+            let mut values = Vec::new();
+            let mut status = Vec::new();
+            for code in &self.area_order {
+                for template in &templates {
+                    let count = at
+                        .get(&(code.as_str(), *template))
+                        .map_or(Count::Value(0), |row| row.get(measure));
+                    // A suppressed count could be anything to a reader: any value above zero
+                    // lets it move either way, so only the shape of the table decides.
+                    let (value, cell) = match count {
+                        Count::Value(v) => (v, CellStatus::Published),
+                        Count::Suppressed => (1, CellStatus::Secondary),
+                    };
+                    values.push(value);
+                    status.push(cell);
+                }
+            }
+            let table = LinkedTable {
+                parents: parents.clone(),
+                columns: templates.len() - 1,
+                values,
+                status,
+            };
+            for cell in table.recoverable(self.rule.threshold) {
+                let (area, template) = (cell / templates.len(), cell % templates.len());
+                let Some(row) = at.get(&(self.area_order[area].as_str(), templates[template]))
+                else {
+                    continue;
+                };
+                out.push(
+                    Diagnostic::error(
+                        "disclosure/recoverable",
+                        path,
+                        format!(
+                            "the suppressed `{}` of {} ({}) can be worked out from the published totals",
+                            measure.column(),
+                            self.areas[&self.area_order[area]].name,
+                            templates[template]
+                        ),
+                    )
+                    .at(self.measure_cell(path, row, measure))
+                    .help("publish with `careplans import`, which hides the further counts needed (secondary suppression)"),
+                );
+            }
         }
     }
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `careplans import` against DuckDB and pandas doing the same aggregation on the same Parquet
+# files, in one run (not a timed test). Prepares the extracts with `careplans synth` (kept under
+# target/bench-data, so a second run skips that), installs the peers' pinned Python packages in
+# a virtual environment, runs each engine RUNS times per size and prints a Markdown table of
+# median wall time, median peak memory (max RSS) and the ratio to DuckDB. Every engine's
+# published files are compared byte for byte with careplans' before a figure counts.
+#   bash benches/import-peers.sh                 # 1M plans / 10M events and 10M / 100M
+#   SIZES="1000000:10000000" RUNS=5 bash benches/import-peers.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+sizes="${SIZES:-1000000:10000000 10000000:100000000}"
+runs="${RUNS:-3}"
+data="$root/target/bench-data"
+venv="$root/target/peers-venv"
+mkdir -p "$data"
+
+cargo build --release --quiet
+careplans="$root/target/release/careplans"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet -r benches/peers/requirements.txt
+fi
+python="$venv/bin/python"
+time_cmd=/usr/bin/time
+if [ ! -x "$time_cmd" ]; then
+    if [ "$(id -u)" = "0" ]; then apt-get install -y -qq time >/dev/null; else echo "install GNU time first" >&2; exit 1; fi
+fi
+
+# Runs one engine once: prints "seconds max_rss_kb" and leaves its files in $2.
+measure() {
+    local engine="$1" out="$2" extract="$3" stats
+    rm -rf "$out"
+    stats="$(mktemp)"
+    case "$engine" in
+        careplans) "$time_cmd" -f "%e %M" -o "$stats" "$careplans" import "$extract" --all --out "$out" 2>/dev/null ;;
+        duckdb | pandas)
+            "$time_cmd" -f "%e %M" -o "$stats" "$python" "benches/peers/aggregate_$engine.py" \
+                "$extract" records/areas.yaml records/templates "$out" 2>/dev/null ;;
+    esac
+    tail -n 1 "$stats"
+    rm -f "$stats"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "| Extract (Parquet) | Engine | Wall time (median of $runs) | Peak memory | Time vs DuckDB |"
+echo "|---|---|---|---|---|"
+for size in $sizes; do
+    plans="${size%%:*}"
+    events="${size##*:}"
+    extract="$data/$plans-$events"
+    if [ ! -f "$extract/events.parquet" ]; then
+        "$careplans" synth --out "$extract" --format parquet --plans "$plans" --events "$events" >&2
+    fi
+    declare -A wall=() memory=()
+    for engine in careplans duckdb pandas; do
+        times=()
+        rss=()
+        for _ in $(seq 1 "$runs"); do
+            read -r seconds kb < <(measure "$engine" "$data/out-$engine" "$extract")
+            times+=("$seconds")
+            rss+=("$kb")
+        done
+        if [ "$engine" != careplans ] && ! diff -rq "$data/out-careplans" "$data/out-$engine" >/dev/null; then
+            echo "$engine published different figures from careplans on $extract" >&2
+            exit 1
+        fi
+        wall[$engine]="$(printf '%s\n' "${times[@]}" | median)"
+        memory[$engine]="$(printf '%s\n' "${rss[@]}" | median)"
+    done
+    for engine in careplans duckdb pandas; do
+        awk -v p="$plans" -v e="$events" -v engine="$engine" -v t="${wall[$engine]}" \
+            -v m="${memory[$engine]}" -v d="${wall[duckdb]}" 'BEGIN {
+                printf "| %.0fM plans / %.0fM events | %s | %.1f s | %.2f GB | %.2fx |\n",
+                    p / 1e6, e / 1e6, engine, t, m / 1048576, t / d }'
+    done
+    unset wall memory
+done
