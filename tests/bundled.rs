@@ -53,3 +53,13 @@ fn bundled_london_has_about_115000_plans_in_mid_2020() {
     let active: u64 = row.split(',').nth(3).unwrap().parse().unwrap();
     assert!((105_000..=125_000).contains(&active), "{active}");
 }
+
+#[test]
+fn bundled_figures_are_secondary_suppressed_and_the_method_page_says_so() {
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("site");
+    let run = common::run_in(&project_root(), &["build", "--out", site.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let method = std::fs::read_to_string(site.join("method.html")).unwrap();
+    assert!(method.contains("(secondary suppression)"), "{method}");
+}

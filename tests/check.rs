@@ -866,8 +866,8 @@ fn with_secondary_suppression_a_suppressed_count_recoverable_from_totals_is_an_e
     assert_eq!(repo.check().code, 0);
     repo.edit(
         "careplans.toml",
-        "rounding_base = 5",
-        "rounding_base = 5\nsecondary_suppression = true",
+        "secondary_suppression = false",
+        "secondary_suppression = true",
     );
     // City's active plans: the STP area publishes 1250 and so does Barking, its only other
     // borough, so City's `*` is exactly the difference: nothing else in its column is hidden.

@@ -222,21 +222,13 @@ pub fn publish(
             .map(|cell| cell.map(|count| disclosure::publish(count, rule)))
             .collect();
         if rule.secondary_suppression {
-            for measure in 0..MEASURES {
-                let values = unrounded.iter().map(|cell| cell[measure]).collect();
-                let mut table = LinkedTable::new(
-                    parents.clone(),
-                    template_order.len(),
-                    values,
-                    rule.threshold,
-                );
-                table.protect(rule.threshold);
-                for (cell, status) in table.status.iter().enumerate() {
-                    if *status == CellStatus::Secondary {
-                        counts[cell][measure] = Count::Suppressed;
-                    }
-                }
-            }
+            protect_month(
+                &unrounded,
+                &mut counts,
+                &parents,
+                template_order.len(),
+                rule,
+            );
         }
         let mut rows = Vec::with_capacity(counts.len());
         for (area, (code, _)) in area_members.iter().enumerate() {
@@ -255,6 +247,50 @@ pub fn publish(
         out.push((month_value, rows));
     }
     out
+}
+
+/// Measures that are part of another in the same cell: a reader who saw a part published
+/// beside its hidden whole would learn the whole is at least that large.
+const PARTS: [(Measure, Measure); 3] = [
+    (Measure::DeathsInPreferredPlace, Measure::Deaths),
+    (Measure::CprRecorded, Measure::ActivePlans),
+    (Measure::PreferredPlaceRecorded, Measure::ActivePlans),
+];
+
+/// Secondary suppression of one month, measure by measure over the linked area x template
+/// table. Wholes go first: where one is hidden as secondary, its parts are hidden with it, and
+/// then each part's own table is protected with those cells already hidden.
+fn protect_month(
+    unrounded: &[[u64; MEASURES]],
+    counts: &mut [[Count; MEASURES]],
+    parents: &[Option<usize>],
+    columns: usize,
+    rule: &DisclosureRule,
+) {
+    let is_part = |m: &Measure| PARTS.iter().any(|(part, _)| part == m);
+    let order = Measure::ALL
+        .iter()
+        .filter(|m| !is_part(m))
+        .chain(Measure::ALL.iter().filter(|m| is_part(m)));
+    for &measure in order {
+        let index = measure.index();
+        let values = unrounded.iter().map(|cell| cell[index]).collect();
+        let mut table = LinkedTable::new(parents.to_vec(), columns, values, rule.threshold);
+        if let Some((_, whole)) = PARTS.iter().find(|(part, _)| *part == measure) {
+            for (cell, status) in table.status.iter_mut().enumerate() {
+                let whole_hidden = counts[cell][whole.index()] == Count::Suppressed;
+                if whole_hidden && *status == CellStatus::Published {
+                    *status = CellStatus::Secondary;
+                }
+            }
+        }
+        table.protect();
+        for (cell, status) in table.status.iter().enumerate() {
+            if *status == CellStatus::Secondary {
+                counts[cell][index] = Count::Suppressed;
+            }
+        }
+    }
 }
 
 /// Published count for tests and summaries.

@@ -834,6 +834,7 @@ impl Renderer<'_> {
                 measures => measures,
                 threshold => rule.threshold,
                 rounding_base => rule.rounding_base,
+                secondary_suppression => rule.secondary_suppression,
                 services => Service::ALL.iter().map(|s| context! { id => s.id(), name => s.name() }).collect::<Vec<_>>(),
             },
         );

@@ -370,7 +370,7 @@ impl Checker<'_> {
                 values,
                 status,
             };
-            for cell in table.recoverable(self.rule.threshold) {
+            for cell in table.recoverable() {
                 let (area, template) = (cell / templates.len(), cell % templates.len());
                 let Some(row) = at.get(&(self.area_order[area].as_str(), templates[template]))
                 else {

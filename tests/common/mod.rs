@@ -128,9 +128,16 @@ impl Repo {
     pub fn valid() -> Repo {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        fs::copy(
-            project_root().join("careplans.toml"),
+        // The project's own configuration, except that the small hand-made figures below are
+        // not secondary-suppressed (tests turn it on where they need it).
+        let config = fs::read_to_string(project_root().join("careplans.toml")).unwrap();
+        assert!(config.contains("secondary_suppression = true"));
+        fs::write(
             root.join("careplans.toml"),
+            config.replace(
+                "secondary_suppression = true",
+                "secondary_suppression = false",
+            ),
         )
         .unwrap();
         copy_dir(
