@@ -24,9 +24,9 @@
 //! more than they have, so a table safe under that assumption is safe when rounded too.
 //!
 //! Left open: a reader who assumes every `*` is a small count (1 to the threshold) can sometimes
-//! narrow one further, e.g. seven boroughs' `*` under a London `*` of at most seven must each be
-//! 1. That follows from the threshold rule itself, not from the totals, and no further
-//! suppression inside the table removes it.
+//! narrow one further (seven boroughs' `*` under a London `*` of at most seven must each be one);
+//! that follows from the threshold rule itself, not from the totals, and no further suppression
+//! inside the table removes it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
