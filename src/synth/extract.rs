@@ -39,6 +39,13 @@ impl ExtractFormat {
 /// enough that 100 million events never sit in memory at once.
 const PARQUET_BATCH_ROWS: usize = 1 << 20;
 
+fn builders(names: &[&'static str]) -> Vec<polars::prelude::StringChunkedBuilder> {
+    names
+        .iter()
+        .map(|name| polars::prelude::StringChunkedBuilder::new((*name).into(), PARQUET_BATCH_ROWS))
+        .collect()
+}
+
 /// One table of the extract being written, under a temporary name until `finish`.
 enum TableOut {
     Csv(BufWriter<File>),
@@ -46,7 +53,10 @@ enum TableOut {
         // Boxed: the Parquet writer is large beside a CSV writer.
         writer: Box<polars::io::parquet::write::BatchedWriter<File>>,
         names: Vec<&'static str>,
-        columns: Vec<Vec<String>>,
+        /// The row group being filled, column by column (appending copies the text into one
+        /// buffer per column: no allocation per cell).
+        columns: Vec<polars::prelude::StringChunkedBuilder>,
+        rows: usize,
     },
 }
 
@@ -74,8 +84,9 @@ impl TableOut {
                     .map_err(|e| anyhow::anyhow!("cannot start a Parquet file: {e}"))?;
                 TableOut::Parquet {
                     writer: Box::new(writer),
-                    columns: vec![Vec::with_capacity(PARQUET_BATCH_ROWS); names.len()],
+                    columns: builders(&names),
                     names,
+                    rows: 0,
                 }
             }
         })
@@ -87,11 +98,12 @@ impl TableOut {
                 writer.write_all(cells.join(",").as_bytes())?;
                 writer.write_all(b"\n")?;
             }
-            TableOut::Parquet { columns, .. } => {
+            TableOut::Parquet { columns, rows, .. } => {
                 for (column, cell) in columns.iter_mut().zip(cells) {
-                    column.push((*cell).to_owned());
+                    column.append_value(cell);
                 }
-                if columns[0].len() >= PARQUET_BATCH_ROWS {
+                *rows += 1;
+                if *rows >= PARQUET_BATCH_ROWS {
                     self.flush_batch()?;
                 }
             }
@@ -104,18 +116,18 @@ impl TableOut {
             writer,
             names,
             columns,
+            rows,
         } = self
         {
-            if columns[0].is_empty() {
+            if *rows == 0 {
                 return Ok(());
             }
+            let filled = std::mem::replace(columns, builders(names));
+            *rows = 0;
             let frame = polars::prelude::DataFrame::new_infer_height(
-                names
-                    .iter()
-                    .zip(columns.iter_mut())
-                    .map(|(name, values)| {
-                        polars::prelude::Column::new((*name).into(), std::mem::take(values))
-                    })
+                filled
+                    .into_iter()
+                    .map(|builder| polars::prelude::IntoColumn::into_column(builder.finish()))
                     .collect(),
             )?;
             writer
