@@ -153,12 +153,7 @@ pub fn publish(
     rule: &DisclosureRule,
 ) -> Vec<(Month, Vec<MetricRow>)> {
     // Which boroughs (by index in the inputs) make up each published area.
-    let borough_index: HashMap<&str, usize> = inputs
-        .boroughs
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.code.as_str(), i))
-        .collect();
+    let borough_index = inputs.borough_index();
     let members = |code: &str| -> Vec<usize> {
         areas
             .summaries()

@@ -52,18 +52,8 @@ pub fn read_counts(
             )]);
         }
     };
-    let boroughs: HashMap<&str, usize> = inputs
-        .boroughs
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.code.as_str(), i))
-        .collect();
-    let templates: HashMap<&str, usize> = inputs
-        .templates
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
+    let boroughs = inputs.borough_index();
+    let templates = inputs.template_index();
     let header = header();
     let width = header.split(',').count();
     let mut rows = Vec::new();

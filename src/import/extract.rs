@@ -226,18 +226,8 @@ pub fn aggregate_extract(
     let mut aggregator =
         Aggregator::empty(first, months, inputs.boroughs.len(), inputs.templates.len());
 
-    let borough_index: HashMap<&str, usize> = inputs
-        .boroughs
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.code.as_str(), i))
-        .collect();
-    let template_index: HashMap<&str, usize> = inputs
-        .templates
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
+    let borough_index = inputs.borough_index();
+    let template_index = inputs.template_index();
     let cell = |group: &Group| {
         let borough = *borough_index.get(group.0.as_deref()?)?;
         let template = *template_index.get(group.1.as_deref()?)?;

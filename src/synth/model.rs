@@ -6,6 +6,8 @@
 //! concentrated in older age bands and growing after each area's programme starts, COVID-19
 //! waves in spring 2020 and winter 2021, views concentrated in the last months of life.
 
+use std::collections::HashMap;
+
 use crate::model::{Month, Service, TemplateStatus};
 
 use super::rng::Rng;
@@ -106,6 +108,18 @@ pub struct ModelInputs {
 }
 
 impl ModelInputs {
+    /// Each borough's index by its code.
+    pub fn borough_index(&self) -> HashMap<&str, usize> {
+        let codes = self.boroughs.iter().map(|b| b.code.as_str());
+        codes.enumerate().map(|(i, code)| (code, i)).collect()
+    }
+
+    /// Each template's index by its id.
+    pub fn template_index(&self) -> HashMap<&str, usize> {
+        let ids = self.templates.iter().map(|t| t.id.as_str());
+        ids.enumerate().map(|(i, id)| (id, i)).collect()
+    }
+
     pub fn last_month(&self) -> Month {
         self.first_month.plus_months(i64::from(self.months) - 1)
     }
