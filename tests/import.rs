@@ -468,3 +468,29 @@ fn a_negative_count_is_refused() {
     );
     assert!(!repo.path("published").exists());
 }
+
+#[test]
+fn the_same_seed_writes_the_same_extract_bytes() {
+    let repo = Repo::valid();
+    for format in ["csv", "parquet"] {
+        for out in ["first", "second"] {
+            let run = repo.run(&[
+                "synth", "--out", out, "--format", format, "--plans", "2000", "--events", "15000",
+                "--from", "2020-01", "--months", "6",
+            ]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+        for table in ["plans", "events"] {
+            let name = format!("{table}.{format}");
+            let first = std::fs::read(repo.path(&format!("first/{name}"))).unwrap();
+            let second = std::fs::read(repo.path(&format!("second/{name}"))).unwrap();
+            assert!(first == second, "{name} differs between runs");
+            assert!(!first.is_empty());
+        }
+        // --events asks for about that many: within a few percent.
+        let events = std::fs::read_to_string(repo.path("first/events.csv"))
+            .map(|t| t.lines().count() as f64 - 1.0)
+            .unwrap_or(15_000.0);
+        assert!((13_500.0..=16_500.0).contains(&events), "{events} events");
+    }
+}
