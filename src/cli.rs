@@ -68,20 +68,25 @@ Example:\n  careplans build --out public"
     Build(BuildArgs),
     /// Turn a record-level extract into published, disclosure-controlled monthly metrics
     #[command(
-        long_about = "Read a record-level extract (plans.csv and events.csv, as `careplans synth --out` \
-writes them), check every row, aggregate every level (borough, STP area, London; each template and \
-all) from unrounded counts with polars, apply the disclosure rule of careplans.toml, and write one \
+        long_about = "Read a record-level extract (plans and events as Parquet or CSV, as \
+`careplans synth --out` writes them), check every row, aggregate every level (borough, STP area, \
+London; each template and all) from unrounded counts with polars, apply the disclosure rule of \
+careplans.toml (secondary suppression included when it asks for it), and write one \
 records/metrics/YYYY-MM.csv per month, each through a temporary file. Re-importing gives the same \
-bytes.\n\nExamples:\n  careplans import /secure/extract --all\n  careplans import /secure/extract --month 2023-03"
+bytes. A folder holding counts.csv (unrounded per-borough counts aggregated elsewhere) is \
+published the same way. A refused extract exits 1 naming file, row and column; nothing is \
+written.\n\nExamples:\n  careplans import /secure/extract --all\n  careplans import \
+/secure/extract --month 2023-03"
     )]
     Import(ImportArgs),
     /// Realistic synthetic data from the seeded model: a record-level extract, or published metrics
     #[command(
-        long_about = "Run the seeded record-level model of London's programme over the areas, templates \
-and programmes of the records. --out writes the record-level extract (plans.csv and events.csv, \
-streamed); --metrics writes the disclosure-controlled monthly metrics it produces, one CSV per month. \
-The same seed gives the same bytes.\n\n\
-Examples:\n  careplans synth --metrics records/metrics\n  careplans synth --out /tmp/extract --plans 1000000"
+        long_about = "Run the seeded record-level model of London's programme over the areas, \
+templates and programmes of the records. --out writes the record-level extract (plans and events, \
+CSV or Parquet, streamed: 100 million events fit in well under a gigabyte); --metrics writes the \
+disclosure-controlled monthly metrics it produces, one CSV per month. The same seed gives the \
+same bytes.\n\nExamples:\n  careplans synth --metrics records/metrics\n  careplans synth --out \
+/tmp/extract --format parquet --plans 1000000 --events 10000000"
     )]
     Synth(SynthArgs),
 }
@@ -102,7 +107,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["month", "all"]))]
 pub struct ImportArgs {
-    /// Folder holding plans.csv and events.csv
+    /// Folder holding plans and events (.parquet or .csv), or counts.csv
     pub extract: PathBuf,
     /// Publish one month (YYYY-MM)
     #[arg(long)]
