@@ -1,7 +1,9 @@
-//! Reads a checked record-level extract (plans and events, CSV or Parquet) with polars (lazy)
-//! and aggregates it into the unrounded counts per month, borough and template that the
-//! model's own aggregation fills. Publishing (suppression, rounding, files) is
-//! `aggregate::publish`'s and `write`'s job; checking rows first is `check`'s.
+//! Reads a record-level extract (plans and events, CSV or Parquet) with polars (lazy, on the
+//! streaming engine) and aggregates it into the unrounded counts per month, borough and
+//! template that the model's own aggregation fills. The same pass counts the rows the check's
+//! filters flag and the events whose plan is missing (`Anomalies`), so a Parquet extract is
+//! read once; finding those rows is `check`'s job, publishing (suppression, rounding, files)
+//! is `aggregate::publish`'s and `write`'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +30,8 @@ pub fn collect_streaming(frame: LazyFrame) -> PolarsResult<DataFrame> {
         .map(|result| result.unwrap_single())
 }
 
-/// A lazy scan of one table. Every column is read as text: the check has vouched for the form
-/// of each value, and text keeps the CSV and Parquet forms one code path.
+/// A lazy scan of one table. Every column is read as text (a CSV extract's values are never
+/// inferred), which keeps the CSV and Parquet forms one code path.
 pub fn scan_table(path: &Path, format: ExtractFormat) -> Result<LazyFrame> {
     let source = PlRefPath::new(path.to_string_lossy().as_ref());
     match format {
