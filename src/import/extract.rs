@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use polars::prelude::*;
@@ -61,14 +62,17 @@ fn flag(column: &str) -> Expr {
     col(column).eq(lit("true")).cast(DataType::UInt64)
 }
 
-/// One collected group: borough, template and month index (any may be missing in an
-/// unchecked extract), then the requested sums.
-type Group = (Option<String>, Option<String>, Option<i64>, Vec<u64>);
+/// One collected group: the cell (borough index x templates + template index) and month index
+/// (either may be missing in an unchecked extract), then the requested sums.
+type Group = (Option<u32>, Option<i64>, Vec<u64>);
 
 fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
     let frame = collect_streaming(frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let borough = frame.column("borough_code")?.str()?.clone();
-    let template = frame.column("template_id")?.str()?.clone();
+    let cell = frame
+        .column("cell")?
+        .cast(&DataType::UInt32)?
+        .u32()?
+        .clone();
     let month = frame
         .column("month")?
         .cast(&DataType::Int64)?
@@ -81,13 +85,40 @@ fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
     Ok((0..frame.height())
         .map(|row| {
             (
-                borough.get(row).map(str::to_owned),
-                template.get(row).map(str::to_owned),
+                cell.get(row),
                 month.get(row),
                 columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
             )
         })
         .collect())
+}
+
+/// Each plan's cell as one small number, `borough x templates + template` (null when either
+/// is unknown): the join carries it instead of two strings, and groups hash it cheaply.
+fn cell_index(inputs: &ModelInputs) -> Expr {
+    let index_of = |column: &'static str, index: HashMap<String, u32>| {
+        let index = Arc::new(index);
+        col(column).map(
+            move |values: Column| {
+                let found: UInt32Chunked = values
+                    .str()?
+                    .iter()
+                    .map(|value| value.and_then(|v| index.get(v).copied()))
+                    .collect();
+                Ok(found.with_name(column.into()).into_column())
+            },
+            |_, field| Ok(Field::new(field.name().clone(), DataType::UInt32)),
+        )
+    };
+    let owned = |index: HashMap<&str, usize>| -> HashMap<String, u32> {
+        index
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v as u32))
+            .collect()
+    };
+    let templates = inputs.templates.len() as u32;
+    index_of("borough_code", owned(inputs.borough_index())) * lit(templates)
+        + index_of("template_id", owned(inputs.template_index()))
 }
 
 /// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
@@ -139,14 +170,9 @@ pub fn aggregate_extract(
         flag("cpr_decision_recorded").alias("cpr"),
         flag("preferred_place_of_death_recorded").alias("ppd"),
         flag("died_in_preferred_place").alias("dipp"),
+        cell_index(inputs).alias("cell"),
     ]);
-    let keys = |month: Expr| {
-        [
-            col("borough_code"),
-            col("template_id"),
-            month.alias("month"),
-        ]
-    };
+    let keys = |month: Expr| [col("cell"), month.alias("month")];
     // Every plan is in exactly one group of starts, so its suspect count covers the table.
     let starts = plans
         .clone()
@@ -188,7 +214,7 @@ pub fn aggregate_extract(
     let events = scan_table(&table_path(dir, "events", format), format)?
         .with_column(suspects.1.cast(DataType::UInt64).alias("suspect"))
         .join(
-            plans.select([col("plan_id"), col("borough_code"), col("template_id")]),
+            plans.select([col("plan_id"), col("cell")]),
             [col("plan_id")],
             [col("plan_id")],
             // The plans are the smaller side: hash them, stream the events past.
@@ -206,17 +232,17 @@ pub fn aggregate_extract(
     let (events_at, suspect_at) = (Service::ALL.len(), Service::ALL.len() + 1);
 
     let mut anomalies = Anomalies::default();
-    anomalies.suspect_rows += starts.iter().map(|g| g.3[3]).sum::<u64>();
-    anomalies.suspect_rows += events.iter().map(|g| g.3[suspect_at]).sum::<u64>();
+    anomalies.suspect_rows += starts.iter().map(|g| g.2[3]).sum::<u64>();
+    anomalies.suspect_rows += events.iter().map(|g| g.2[suspect_at]).sum::<u64>();
     anomalies.unknown_plan_events = events
         .iter()
         .filter(|g| g.0.is_none())
-        .map(|g| g.3[events_at])
+        .map(|g| g.2[events_at])
         .sum();
     let (first, last) = match window {
         Some(window) => window,
         None => {
-            let months = events.iter().filter_map(|g| g.2);
+            let months = events.iter().filter_map(|g| g.1);
             match (months.clone().min(), months.max()) {
                 (Some(first), Some(last)) => (Month::from_index(first), Month::from_index(last)),
                 _ => return Err(anyhow!("the extract has no events to date it by")),
@@ -228,18 +254,16 @@ pub fn aggregate_extract(
     let mut aggregator =
         Aggregator::empty(first, months, inputs.boroughs.len(), inputs.templates.len());
 
-    let borough_index = inputs.borough_index();
-    let template_index = inputs.template_index();
+    let templates = inputs.templates.len();
     let cell = |group: &Group| {
-        let borough = *borough_index.get(group.0.as_deref()?)?;
-        let template = *template_index.get(group.1.as_deref()?)?;
-        Some((borough, template, group.2?))
+        let cell = group.0? as usize;
+        Some((cell / templates, cell % templates, group.1?))
     };
     // Active plans: the running total of starts minus ends up to each month.
     let mut running: HashMap<(usize, usize), BTreeDelta> = HashMap::new();
     for group in &starts {
         if let Some((b, t, month)) = cell(group) {
-            let v = &group.3;
+            let v = &group.2;
             running
                 .entry((b, t))
                 .or_default()
@@ -249,7 +273,7 @@ pub fn aggregate_extract(
     }
     for group in &ends {
         if let Some((b, t, month)) = cell(group) {
-            let v = &group.3;
+            let v = &group.2;
             running
                 .entry((b, t))
                 .or_default()
@@ -278,13 +302,13 @@ pub fn aggregate_extract(
     for group in &deaths {
         if let Some((b, t, month)) = cell(group) {
             let month = Month::from_index(month);
-            aggregator.add(month, b, t, Measure::Deaths, group.3[0]);
-            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.3[1]);
+            aggregator.add(month, b, t, Measure::Deaths, group.2[0]);
+            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.2[1]);
         }
     }
     for group in &events {
         if let Some((b, t, month)) = cell(group) {
-            for (service, value) in Service::ALL.iter().zip(&group.3) {
+            for (service, value) in Service::ALL.iter().zip(&group.2) {
                 aggregator.add(
                     Month::from_index(month),
                     b,
