@@ -161,19 +161,75 @@ impl LinkedTable {
         self.cycle_through(cell, None).is_some()
     }
 
-    /// Every suppressed cell whose count can be worked out exactly.
+    /// Every suppressed cell whose count can be worked out exactly: the bridges of the graph of
+    /// suppressed cells, found in one pass. (Every suppressed count above zero can move either
+    /// way, so a cell is on a cycle with slack exactly when it is on a cycle at all; a hidden
+    /// zero, which can only move up, is judged by the same shape.)
     pub fn recoverable(&self) -> Vec<usize> {
-        (0..self.values.len())
-            .filter(|&c| self.status[c] != CellStatus::Published && !self.is_protected(c))
-            .collect()
+        let bridges = self.bridges();
+        (0..self.values.len()).filter(|&c| bridges[c]).collect()
+    }
+
+    /// Which suppressed cells lie on no cycle of suppressed cells (Tarjan's bridges, iterative).
+    fn bridges(&self) -> Vec<bool> {
+        let (arcs, nodes) = self.arcs();
+        let mut adjacency: Vec<Vec<(usize, usize)>> = vec![Vec::new(); nodes];
+        for (cell, arc) in arcs.iter().enumerate() {
+            if self.status[cell] != CellStatus::Published {
+                adjacency[arc.from].push((arc.to, cell));
+                adjacency[arc.to].push((arc.from, cell));
+            }
+        }
+        let unseen = usize::MAX;
+        let mut order = vec![unseen; nodes];
+        let mut low = vec![0; nodes];
+        let mut bridge = vec![false; arcs.len()];
+        let mut counter = 0;
+        for root in 0..nodes {
+            if order[root] != unseen || adjacency[root].is_empty() {
+                continue;
+            }
+            order[root] = counter;
+            low[root] = counter;
+            counter += 1;
+            // (node, the cell it was reached by, the next neighbour to look at)
+            let mut stack = vec![(root, usize::MAX, 0usize)];
+            while let Some(top) = stack.len().checked_sub(1) {
+                let (node, via, next) = stack[top];
+                if let Some(&(neighbour, cell)) = adjacency[node].get(next) {
+                    stack[top].2 += 1;
+                    if cell == via {
+                        continue;
+                    }
+                    if order[neighbour] == unseen {
+                        order[neighbour] = counter;
+                        low[neighbour] = counter;
+                        counter += 1;
+                        stack.push((neighbour, cell, 0));
+                    } else {
+                        low[node] = low[node].min(order[neighbour]);
+                    }
+                } else {
+                    stack.pop();
+                    if let Some(&(parent, _, _)) = stack.last() {
+                        low[parent] = low[parent].min(low[node]);
+                        if low[node] > order[parent] {
+                            bridge[via] = true;
+                        }
+                    }
+                }
+            }
+        }
+        bridge
     }
 
     /// Suppresses further cells until no suppressed cell can be recovered. Returns how many
     /// cells were added.
     pub fn protect(&mut self) -> usize {
         let mut added = 0;
+        let mut bridges = self.bridges();
         for cell in 0..self.values.len() {
-            if self.status[cell] != CellStatus::Primary || self.is_protected(cell) {
+            if self.status[cell] != CellStatus::Primary || !bridges[cell] {
                 continue;
             }
             // Published cells may join the cycle at a cost of the count they would hide (plus
@@ -187,6 +243,7 @@ impl LinkedTable {
                     added += 1;
                 }
             }
+            bridges = self.bridges();
         }
         added
     }
