@@ -87,6 +87,17 @@ fn expected(month: &str) -> String {
     text
 }
 
+/// Both months under `published/` are exactly the hand-worked files.
+fn assert_published_as_worked_by_hand(repo: &Repo) {
+    for month in ["2021-01", "2021-02"] {
+        assert_eq!(
+            repo.read(&format!("published/{month}.csv")),
+            expected(month),
+            "{month}"
+        );
+    }
+}
+
 #[test]
 fn a_hand_made_extract_publishes_the_hand_worked_figures() {
     let repo = Repo::valid();
@@ -99,13 +110,7 @@ fn a_hand_made_extract_publishes_the_hand_worked_figures() {
         "{}",
         run.stderr
     );
-    for month in ["2021-01", "2021-02"] {
-        assert_eq!(
-            repo.read(&format!("published/{month}.csv")),
-            expected(month),
-            "{month}"
-        );
-    }
+    assert_published_as_worked_by_hand(&repo);
 }
 
 #[test]
@@ -332,13 +337,7 @@ fn a_parquet_extract_publishes_the_same_figures_as_its_csv_form() {
     to_parquet(&repo, false);
     let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    for month in ["2021-01", "2021-02"] {
-        assert_eq!(
-            repo.read(&format!("published/{month}.csv")),
-            expected(month),
-            "{month}"
-        );
-    }
+    assert_published_as_worked_by_hand(&repo);
 }
 
 #[test]
@@ -440,13 +439,7 @@ fn unrounded_counts_made_elsewhere_publish_the_same_figures() {
     hand_made_counts(&repo);
     let run = repo.run(&["import", "counts", "--all", "--out", "published"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    for month in ["2021-01", "2021-02"] {
-        assert_eq!(
-            repo.read(&format!("published/{month}.csv")),
-            expected(month),
-            "{month}"
-        );
-    }
+    assert_published_as_worked_by_hand(&repo);
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //! zero (the constraint matrix of a network is totally unimodular, so every other solution is
 //! the true one plus such cycles). So:
 //!
-//! * `is_protected` looks for that cycle in the residual graph of the suppressed arcs;
+//! * `recoverable` finds the suppressed cells on no such cycle (the bridges of their graph);
 //! * `protect` takes each unprotected primary cell and suppresses the cheapest path of published
 //!   cells (by the counts they would hide) that closes a cycle through it. Hiding more cells
 //!   only adds cycles, so one pass protects every cell.
@@ -153,12 +153,6 @@ impl LinkedTable {
             CellStatus::Primary | CellStatus::Secondary => (0, u64::MAX),
             CellStatus::Published => (self.values[cell], self.values[cell]),
         }
-    }
-
-    /// Whether the true count of `cell` (a suppressed cell) cannot be worked out from the
-    /// published cells and the bounds of the suppressed ones.
-    pub fn is_protected(&self, cell: usize) -> bool {
-        self.cycle_through(cell, None).is_some()
     }
 
     /// Every suppressed cell whose count can be worked out exactly: the bridges of the graph of

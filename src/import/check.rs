@@ -23,7 +23,7 @@ use crate::validate::identifiers;
 use crate::yaml::Span;
 
 /// Past this many problems the check stops: an extract that bad needs fixing at its source.
-const MAX_PROBLEMS: usize = 50;
+pub const MAX_PROBLEMS: usize = 50;
 
 const STATUSES: [&str; 3] = ["active", "deceased", "archived"];
 const KINDS: [&str; 2] = ["view", "update"];
@@ -527,6 +527,23 @@ fn too_many(problems: &mut Vec<Diagnostic>, shown: &str) -> bool {
     true
 }
 
+/// A CSV reader (or the problem opening it) that leaves the header to the caller and lets rows of the wrong length
+/// through, so that each can be reported with its row.
+pub fn open_csv(path: &Path) -> Result<csv::Reader<std::fs::File>, Vec<Diagnostic>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|error| {
+            let shown = path.display().to_string();
+            vec![Diagnostic::error(
+                "extract/unreadable",
+                shown,
+                format!("cannot read: {error}"),
+            )]
+        })
+}
+
 /// CSV: streams the file, header first, then each cell through `check_cell`.
 fn check_csv(
     path: &Path,
@@ -539,20 +556,9 @@ fn check_csv(
         return;
     }
     let shown = path.display().to_string();
-    let mut reader = match csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-    {
+    let mut reader = match open_csv(path) {
         Ok(reader) => reader,
-        Err(error) => {
-            problems.push(Diagnostic::error(
-                "extract/unreadable",
-                &shown,
-                format!("cannot read: {error}"),
-            ));
-            return;
-        }
+        Err(problem) => return problems.extend(problem),
     };
     let columns: Vec<&str> = header.split(',').collect();
     let mut record = csv::StringRecord::new();

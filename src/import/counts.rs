@@ -38,20 +38,7 @@ pub fn read_counts(
     let problem = |code: &str, message: String, row: usize, column: usize| {
         Diagnostic::error(code, &shown, message).at(Span::point(row, column))
     };
-    let mut reader = match csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-    {
-        Ok(reader) => reader,
-        Err(error) => {
-            return Err(vec![Diagnostic::error(
-                "extract/unreadable",
-                &shown,
-                format!("cannot read: {error}"),
-            )]);
-        }
-    };
+    let mut reader = super::check::open_csv(path)?;
     let boroughs = inputs.borough_index();
     let templates = inputs.template_index();
     let header = header();
@@ -145,7 +132,7 @@ pub fn read_counts(
                 rows.push((month, borough, template, counts));
             }
         }
-        if problems.len() >= 50 {
+        if problems.len() >= super::check::MAX_PROBLEMS {
             break;
         }
     }

@@ -140,9 +140,8 @@ impl Anomalies {
 
 /// The unrounded counts of an extract and what it covers.
 pub struct Aggregated {
+    /// Its window is the extract's (or the one asked for): `Aggregator::window`.
     pub aggregator: Aggregator,
-    pub first: Month,
-    pub last: Month,
     pub anomalies: Anomalies,
 }
 
@@ -321,8 +320,6 @@ pub fn aggregate_extract(
     }
     Ok(Aggregated {
         aggregator,
-        first,
-        last,
         anomalies,
     })
 }
