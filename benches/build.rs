@@ -9,11 +9,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use careplans::cmd::build::{Built, build_site};
-use careplans::cmd::synth::write_model_metrics;
 use careplans::model::Month;
+use careplans::pipeline::Build;
 use careplans::snapshot::Snapshot;
 use careplans::snapshot::source::WorkTree;
+use careplans::synth::write_model_metrics;
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -83,11 +83,10 @@ fn scaled_repo(dir: &Path, templates: usize, months: u32) -> PathBuf {
 
 fn build_once(root: &Path, out: &Path) -> Duration {
     let started = Instant::now();
-    let snapshot = Snapshot::load(&WorkTree::new(root)).unwrap();
-    match build_site(&snapshot, Month::new(2026, 11).unwrap(), None, None, None).unwrap() {
-        Built::Site(site, _, _) => site.write_atomically(out).unwrap(),
-        Built::Refused(report) => panic!("build refused: {:?}", report.diagnostics.first()),
-    }
+    let mut build = Build::open(root, None, Month::new(2026, 11).unwrap()).unwrap();
+    let built = build.full();
+    assert!(built.ok(), "build refused: {:?}", build.problems().first());
+    build.write(out).unwrap();
     started.elapsed()
 }
 

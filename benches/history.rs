@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use careplans::cmd::review::review;
 use careplans::history::template_history;
+use careplans::review::revisions::review;
 use careplans::snapshot::git::GitWorkspace;
 use git2::{FileMode, Oid, Repository, Signature, Time};
 

@@ -27,6 +27,9 @@ pub struct Global {
     /// The records repository (the folder holding careplans.toml); default: search upwards from here
     #[arg(long, global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// Print each stage's time and what a rebuild reused (also: CAREPLANS_LOG=debug)
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

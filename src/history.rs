@@ -87,6 +87,33 @@ fn id_and_version(path: &str, bytes: &[u8]) -> Option<(String, String)> {
     }
 }
 
+/// The commit a history starts from: `rev` resolved, or HEAD; `None` outside a repository
+/// or before the first commit.
+pub fn head_commit(root: &Path, rev: Option<&str>) -> Option<Oid> {
+    let workspace = GitWorkspace::discover(root).ok()?;
+    match rev {
+        Some(rev) => workspace.resolve(rev).ok(),
+        None => workspace
+            .repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .ok()
+            .map(|c| c.id()),
+    }
+}
+
+/// Every template's history from `head` (see `head_commit`), with each version's template
+/// parsed; `None` when there is no commit to start from.
+pub fn read(root: &Path, head: Option<Oid>, templates_dir: &str) -> Result<Option<History>> {
+    let Some(head) = head else {
+        return Ok(None);
+    };
+    let workspace = GitWorkspace::discover(root)?;
+    let mut history = template_history(&workspace, head, templates_dir)?;
+    history.load_templates(&workspace);
+    Ok(Some(history))
+}
+
 /// Walks history from `head` once. For each commit, only the templates folder is compared with
 /// the first parent; changed template files are parsed at that commit.
 pub fn template_history(

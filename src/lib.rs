@@ -1,8 +1,10 @@
 //! careplans: care-plan templates and uptake figures handled like code.
 //!
 //! The pipeline: `snapshot` loads a records repository (work tree or git revision), `validate`
-//! checks it, and the commands in `cmd` put the stages together. The binary only parses
-//! arguments and exits.
+//! checks it, `analyse` builds the tables and runs the reports, `render` makes the pages and
+//! `site` writes them; `pipeline` runs those stages in order (and again, incrementally, for
+//! `serve`). The commands in `cmd` parse nothing and decide nothing: arguments in, one
+//! pipeline call, an exit status out. The binary only parses arguments and exits.
 
 pub mod analyse;
 pub mod cli;
@@ -13,6 +15,7 @@ pub mod disclosure;
 pub mod history;
 pub mod import;
 pub mod model;
+pub mod pipeline;
 pub mod render;
 pub mod review;
 pub mod serve;

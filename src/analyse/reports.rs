@@ -111,15 +111,25 @@ pub fn evaluate(
 
 /// Checks every report once (for the first area of an expanded one): what `check` runs.
 pub fn check_reports(snapshot: &Snapshot, tables: &Tables) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for report in &snapshot.reports {
-        let area = expansion_areas(&report.value, snapshot)
-            .into_iter()
-            .next()
-            .flatten();
-        if let Err(problems) = evaluate(report, tables, area.as_ref().map(|a| a.code.as_str())) {
-            out.extend(problems);
-        }
-    }
-    out
+    snapshot
+        .reports
+        .iter()
+        .flat_map(|report| check_report(report, snapshot, tables))
+        .collect()
+}
+
+/// Checks one report's queries and the columns it uses (for the first area of an expanded
+/// report).
+pub fn check_report(
+    report: &Loaded<Report>,
+    snapshot: &Snapshot,
+    tables: &Tables,
+) -> Vec<Diagnostic> {
+    let area = expansion_areas(&report.value, snapshot)
+        .into_iter()
+        .next()
+        .flatten();
+    evaluate(report, tables, area.as_ref().map(|a| a.code.as_str()))
+        .err()
+        .unwrap_or_default()
 }

@@ -22,6 +22,7 @@ pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::pipeline::log::set_verbose(cli.global.verbose);
     match cli.command {
         Command::Build(args) => build::run(&workspace(cli.global.repo)?, &args),
         Command::Import(args) => import::run(&workspace(cli.global.repo)?, &args),
@@ -35,19 +36,6 @@ pub fn run(cli: Cli) -> Result<u8> {
 fn workspace(explicit: Option<PathBuf>) -> Result<PathBuf> {
     let here = std::env::current_dir()?;
     config::find_workspace(explicit.as_deref(), &here)
-}
-
-/// Loads the work tree, or a git revision of it when `rev` is given.
-pub fn load_snapshot(
-    root: &std::path::Path,
-    rev: Option<&str>,
-) -> Result<crate::snapshot::Snapshot> {
-    match rev {
-        Some(rev) => {
-            crate::snapshot::Snapshot::load(&crate::snapshot::git::open_revision(root, rev)?)
-        }
-        None => crate::snapshot::Snapshot::load(&crate::snapshot::source::WorkTree::new(root)),
-    }
 }
 
 /// Whether to colour output on this stream: a terminal, and `NO_COLOR` unset or empty.

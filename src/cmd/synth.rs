@@ -5,11 +5,10 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 
 use crate::cli::SynthArgs;
-use crate::import::{aggregate, write};
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
-use crate::synth::{self, extract, model};
+use crate::synth::{self, extract, model, write_model_metrics};
 
 use super::EXIT_OK;
 
@@ -51,31 +50,4 @@ pub fn run(root: &Path, args: &SynthArgs) -> Result<u8> {
         eprintln!("wrote {written} monthly metrics files to {}", dir.display());
     }
     Ok(EXIT_OK)
-}
-
-/// Runs the model over the snapshot's areas, templates and programmes and writes its published
-/// monthly metrics into `dir`. Returns the number of files written.
-pub fn write_model_metrics(
-    snapshot: &Snapshot,
-    seed: u64,
-    first: Month,
-    months: u32,
-    scale: f64,
-    dir: &Path,
-) -> Result<usize> {
-    let Some(areas) = &snapshot.areas else {
-        return Err(anyhow!(
-            "the records have no valid areas file; run `careplans check`"
-        ));
-    };
-    let inputs = synth::inputs_from_snapshot(snapshot, seed, first, months, scale)?;
-    let mut aggregator = aggregate::Aggregator::new(&inputs);
-    model::run(&inputs, &mut aggregator);
-    let published = aggregate::publish(
-        &aggregator,
-        &inputs,
-        &areas.value,
-        &snapshot.config.disclosure,
-    );
-    write::write_metrics(dir, &published)
 }

@@ -25,6 +25,30 @@ pub struct Marker {
     pub label: String,
 }
 
+/// What the categories along the x axis are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Months `YYYY-MM`, in order: labelled by year, written out in data tables.
+    Months,
+    /// Anything else (areas, templates), labelled as they are.
+    Categories,
+}
+
+impl XAxis {
+    /// Months when every category is a month, else categories.
+    pub fn of(categories: &[String]) -> XAxis {
+        if !categories.is_empty()
+            && categories
+                .iter()
+                .all(|c| c.parse::<crate::model::Month>().is_ok())
+        {
+            XAxis::Months
+        } else {
+            XAxis::Categories
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartModel {
     /// Unique within the page: used for SVG ids.
@@ -33,6 +57,7 @@ pub struct ChartModel {
     pub title: String,
     pub description: String,
     pub x_label: String,
+    pub x_axis: XAxis,
     pub units: String,
     pub categories: Vec<String>,
     pub series: Vec<Series>,
@@ -73,12 +98,9 @@ pub fn nice_ticks(max: f64) -> Vec<f64> {
 
 /// Which category labels to print so they do not overlap: every year's January for months,
 /// otherwise evenly spaced.
-fn label_every(categories: &[String], room: f64) -> Vec<bool> {
+fn label_every(categories: &[String], axis: XAxis, room: f64) -> Vec<bool> {
     let n = categories.len();
-    let is_month = categories
-        .iter()
-        .all(|c| c.len() == 7 && c.as_bytes()[4] == b'-');
-    if is_month && n > 12 {
+    if axis == XAxis::Months && n > 12 {
         let step_years = if n > 84 { 2 } else { 1 };
         return categories
             .iter()
@@ -94,10 +116,6 @@ fn label_every(categories: &[String], room: f64) -> Vec<bool> {
     let fits = (room / 48.0).max(1.0) as usize;
     let step = n.div_ceil(fits).max(1);
     (0..n).map(|i| i % step == 0).collect()
-}
-
-fn is_month(category: &str) -> bool {
-    category.len() == 7 && category.as_bytes()[4] == b'-'
 }
 
 /// Whole numbers without decimals, others with one.
@@ -119,7 +137,7 @@ fn short_category(category: &str, months: bool) -> String {
 
 /// Renders the chart as a standalone `<svg>` element.
 pub fn render_svg(chart: &ChartModel) -> String {
-    let months = chart.categories.iter().all(|c| is_month(c));
+    let months = chart.x_axis == XAxis::Months;
     match chart.kind {
         // Bars over time are drawn as columns; bars across areas as horizontal bars.
         ChartType::Bar if chart.series.len() <= 1 && !months => render_bars(chart),
@@ -220,11 +238,11 @@ fn render_columns_or_lines(chart: &ChartModel) -> String {
         WIDTH - PLOT_RIGHT
     );
     // Category labels.
-    let months = chart.categories.iter().all(|c| is_month(c));
+    let months = chart.x_axis == XAxis::Months;
     for (i, (category, show)) in chart
         .categories
         .iter()
-        .zip(label_every(&chart.categories, plot_width))
+        .zip(label_every(&chart.categories, chart.x_axis, plot_width))
         .enumerate()
     {
         if show {
@@ -483,6 +501,7 @@ mod tests {
             title: "Active plans <London>".into(),
             description: "Monthly".into(),
             x_label: "Month".into(),
+            x_axis: XAxis::Months,
             units: "plans".into(),
             categories: vec!["2021-01".into(), "2021-02".into(), "2021-03".into()],
             series: vec![
@@ -542,6 +561,7 @@ mod tests {
         let chart = ChartModel {
             kind: ChartType::Bar,
             categories: vec!["NWL".into(), "City of London".into()],
+            x_axis: XAxis::Categories,
             series: vec![Series {
                 name: "rate".into(),
                 values: vec![Some(3.5), None],

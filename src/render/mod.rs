@@ -1,10 +1,15 @@
 //! Turns analysed data into the site: one minijinja environment, SVG charts and maps, data
 //! downloads (JSON and CSV) and every page. Pure: values in, a `Site` out; nothing is written.
 
+pub mod base;
 pub mod chart;
 pub mod format;
-pub mod pages;
+mod info_pages;
+mod report_pages;
+pub mod site;
+mod template_pages;
 pub mod tilemap;
+mod views;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 

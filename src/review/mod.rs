@@ -1,9 +1,11 @@
 //! Semantic review of template changes between two snapshots: what changed, in clinical words
 //! (`diff`), the version-bump and sign-off rules (`rules`), commit trailers (`trailers`) and the
-//! output formats (`report`). Git access lives in `cmd::review` and `history`; this module is pure.
+//! output formats (`report`), and reading two revisions and the commits between them
+//! (`revisions`, the only part that reads git).
 
 pub mod diff;
 pub mod report;
+pub mod revisions;
 pub mod rules;
 pub mod trailers;
 

@@ -5,10 +5,8 @@
 pub mod review_pages;
 pub mod watch;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -23,13 +21,11 @@ use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::cmd::build::{Built, build_site, history_of};
 use crate::diagnostic::Diagnostic;
-use crate::history::History;
-use crate::model::{Month, Template, TemplateStatus};
+use crate::model::Month;
+use crate::pipeline::{Build, Outcome, Rebuilt, StageTimes};
 use crate::site::Site;
-use crate::snapshot::Snapshot;
-use crate::snapshot::source::WorkTree;
+use crate::snapshot::Changes;
 
 /// The script every served page loads: listens for rebuilds, reloads keeping the scroll
 /// position, and shows an overlay while the records have errors.
@@ -55,16 +51,16 @@ pub struct Preview {
 
 pub struct AppState {
     pub root: PathBuf,
+    /// The pipeline's state: `None` until the workspace could be read.
+    build: Mutex<Option<Build>>,
     pub preview: RwLock<Preview>,
     pub events: broadcast::Sender<String>,
     /// Rendered review pages by the commits they compare (and the build generation for the
     /// work tree): a review of the same commits never changes.
-    pub reviews: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    pub reviews: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// Held while a review is computed, so concurrent requests for a new review wait for the
     /// first one's result instead of all computing it.
-    pub review_lock: std::sync::Mutex<()>,
-    /// Analysis tables, history and templates of the last full build.
-    reusable: std::sync::Mutex<Option<Reusable>>,
+    pub review_lock: Mutex<()>,
 }
 
 /// The status a page's script reads to draw (or clear) the overlay.
@@ -83,260 +79,195 @@ struct ProblemView {
     help: Option<String>,
 }
 
-/// What a rebuild did, for the log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rebuilt {
-    pub ok: bool,
-    /// Pages rendered (or problems found, when not ok).
-    pub count: usize,
-    pub took: Duration,
-    /// "every page", or which pages.
-    pub scope: String,
-}
-
-/// What the last full build computed that a smaller rebuild can reuse.
-struct Reusable {
-    tables: crate::analyse::Tables,
-    history: Option<History>,
-    /// The commit the history was read at.
-    head: Option<git2::Oid>,
-    templates: BTreeMap<String, Template>,
-}
-
-/// The template attributes the analysis tables hold; while they stay the same, an edit to a
-/// template changes only that template's own pages.
-fn table_key(template: &Template) -> (String, String, TemplateStatus, usize, usize, usize) {
-    (
-        template.title.clone(),
-        template.version.to_string(),
-        template.status,
-        template.sections.len(),
-        template.fields().count(),
-        template.fields().filter(|(_, f)| f.safety_critical).count(),
-    )
-}
-
-fn head_commit(root: &std::path::Path) -> Option<git2::Oid> {
-    let workspace = crate::snapshot::git::GitWorkspace::discover(root).ok()?;
-    workspace
-        .repo
-        .head()
-        .ok()?
-        .peel_to_commit()
-        .ok()
-        .map(|c| c.id())
-}
-
-fn errors_only(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    diagnostics
-        .into_iter()
-        .filter(|d| d.severity == crate::diagnostic::Severity::Error)
-        .collect()
-}
-
 impl AppState {
     pub fn new(root: PathBuf) -> Arc<AppState> {
         let (events, _) = broadcast::channel(64);
         Arc::new(AppState {
             root,
+            build: Mutex::new(None),
             preview: RwLock::new(Preview::default()),
             events,
-            reviews: std::sync::Mutex::new(std::collections::HashMap::new()),
-            review_lock: std::sync::Mutex::new(()),
-            reusable: std::sync::Mutex::new(None),
+            reviews: Mutex::new(std::collections::HashMap::new()),
+            review_lock: Mutex::new(()),
         })
     }
 
-    /// Rebuilds everything.
-    pub fn rebuild(&self) -> (bool, Duration, usize) {
-        let done = self.rebuild_for(&[]);
-        (done.ok, done.took, done.count)
+    /// The folders `[paths]` names, for the watcher; the defaults until the workspace loads.
+    pub fn watched_paths(&self) -> crate::config::Paths {
+        let build = self.build.lock().unwrap_or_else(|e| e.into_inner());
+        build
+            .as_ref()
+            .map(|b| b.snapshot().config.paths.clone())
+            .unwrap_or_default()
     }
 
-    /// Rebuilds after changes of the given kinds, as little as they need: an edit to templates
-    /// that leaves the analysis tables alone re-renders only those templates' pages (with the
-    /// index and data quality pages); anything else re-runs the analysis and renders every page,
-    /// reusing the git history while HEAD has not moved. Tells every page: `reload` after a good
-    /// build, `failed` after a bad one (the last good site stays).
-    pub fn rebuild_for(&self, kinds: &[watch::ChangeKind]) -> Rebuilt {
-        let started = Instant::now();
-        let outcome = match Snapshot::load(&WorkTree::new(&self.root)) {
-            Err(error) => Err(vec![Diagnostic::error(
-                "serve/build",
-                "careplans.toml",
-                format!("{error:#}"),
-            )]),
-            Ok(snapshot) => {
-                let only_templates =
-                    !kinds.is_empty() && kinds.iter().all(|k| *k == watch::ChangeKind::Templates);
-                let partial = if only_templates {
-                    self.templates_only(&snapshot)
-                } else {
-                    None
-                };
-                match partial {
-                    Some(result) => result,
-                    None => self.full(&snapshot),
-                }
+    /// Builds everything (the first build, or after the workspace could not be read).
+    pub fn build_all(&self) -> Rebuilt {
+        let mut build = self.build.lock().unwrap_or_else(|e| e.into_inner());
+        let done = match Build::open(&self.root, None, Month::current()) {
+            Ok(mut fresh) => {
+                let done = fresh.full();
+                *build = Some(fresh);
+                done
             }
+            Err(error) => self.unreadable(&error),
         };
+        self.publish(build.as_ref(), &done);
+        done
+    }
+
+    /// Rebuilds after `changes`, as little as they need (see `pipeline::Build::rebuild`), and
+    /// tells every page: `reload` after a good build, `failed` after a bad one (the last good
+    /// site stays).
+    pub fn rebuild(&self, changes: &Changes) -> Rebuilt {
+        let mut guard = self.build.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(build) = guard.as_mut() else {
+            drop(guard);
+            return self.build_all();
+        };
+        let done = build.rebuild(changes);
+        self.publish(guard.as_ref(), &done);
+        done
+    }
+
+    fn unreadable(&self, error: &anyhow::Error) -> Rebuilt {
+        let mut preview = self.preview.write().unwrap_or_else(|e| e.into_inner());
+        preview.problems = vec![Diagnostic::error(
+            "serve/build",
+            crate::config::CONFIG_FILE,
+            format!("{error:#}"),
+        )];
+        Rebuilt {
+            changes: Changes::everything(),
+            outcome: Outcome::Failed { problems: 1 },
+            stages: StageTimes::default(),
+        }
+    }
+
+    /// Shows the outcome of a build: the files it replaced, or its problems over the last
+    /// good pages.
+    fn publish(&self, build: Option<&Build>, done: &Rebuilt) {
         let mut preview = self.preview.write().unwrap_or_else(|e| e.into_inner());
         preview.generation += 1;
-        let done = match outcome {
-            Ok((site, scope, theme, title)) => {
-                let count = site.page_count();
-                if scope == "every page" {
-                    preview.site = site;
-                } else {
-                    preview.site.files.extend(site.files);
-                }
-                preview.theme = theme;
-                preview.site_title = title;
-                preview.problems.clear();
-                Rebuilt {
-                    ok: true,
-                    count,
-                    took: started.elapsed(),
-                    scope,
+        if let (Some(build), Outcome::Rendered { site: change, .. }) = (build, &done.outcome) {
+            for path in &change.removed {
+                preview.site.files.remove(path);
+            }
+            for path in &change.replaced {
+                if let Some(bytes) = build.site().get(path) {
+                    preview.site.insert(path.clone(), bytes.to_vec());
                 }
             }
-            Err(problems) => {
-                let count = problems.len();
-                preview.problems = problems;
-                Rebuilt {
-                    ok: false,
-                    count,
-                    took: started.elapsed(),
-                    scope: String::new(),
-                }
-            }
-        };
+            preview.theme = build.snapshot().theme.clone();
+            preview.site_title = build.snapshot().config.site.title.clone();
+            preview.problems.clear();
+        } else if let Some(build) = build {
+            preview.problems = build.problems().to_vec();
+        }
         drop(preview);
         // Cached review pages may show the old theme or work tree.
         self.reviews
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        let _ = self.events.send(if done.ok {
+        let _ = self.events.send(if done.ok() {
             "reload".into()
         } else {
             "failed".into()
         });
-        done
     }
+}
 
-    /// Re-renders only the edited templates' pages, or `None` when the edit reaches further.
-    #[allow(clippy::type_complexity)]
-    fn templates_only(
-        &self,
-        snapshot: &Snapshot,
-    ) -> Option<Result<(Site, String, crate::snapshot::Theme, String), Vec<Diagnostic>>> {
-        let mut reusable = self.reusable.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = reusable.as_mut()?;
-        let now: BTreeMap<String, Template> = snapshot
-            .templates
-            .iter()
-            .map(|t| (t.value.id.clone(), t.value.clone()))
-            .collect();
-        let same_tables = now.len() == cache.templates.len()
-            && now.iter().all(|(id, t)| {
-                cache
-                    .templates
-                    .get(id)
-                    .is_some_and(|old| table_key(old) == table_key(t))
-            });
-        if !same_tables || !snapshot.failed.is_empty() {
-            return None;
-        }
-        let diagnostics = crate::validate::validate(snapshot, Month::current());
-        let report = crate::cmd::check::CheckReport::new(snapshot, diagnostics);
-        if report.tally.errors > 0 {
-            return Some(Err(errors_only(report.diagnostics)));
-        }
-        let changed: std::collections::BTreeSet<String> = now
-            .iter()
-            .filter(|(id, t)| cache.templates.get(*id) != Some(*t))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let inputs = crate::render::pages::SiteInputs {
-            snapshot,
-            tables: &cache.tables,
-            check: &report,
-            revision: None,
-            history: cache.history.as_ref(),
-            scope: crate::render::pages::RenderScope::Templates(changed.clone()),
-            progress: None,
-        };
-        let result = crate::render::pages::render_site(&inputs);
-        Some(match result {
-            Ok(site) => {
-                cache.templates = now;
-                let scope = if changed.is_empty() {
-                    "no page (nothing a page shows changed)".to_owned()
-                } else {
-                    format!(
-                        "the pages of {}",
-                        changed.into_iter().collect::<Vec<_>>().join(", ")
-                    )
-                };
-                Ok((
-                    site,
-                    scope,
-                    snapshot.theme.clone(),
-                    snapshot.config.site.title.clone(),
-                ))
-            }
-            Err(problems) => Err(problems),
-        })
-    }
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on.
+    pub host: String,
+    /// 0: any free port.
+    pub port: u16,
+    /// Open the site in the default browser.
+    pub open: bool,
+}
 
-    #[allow(clippy::type_complexity)]
-    fn full(
-        &self,
-        snapshot: &Snapshot,
-    ) -> Result<(Site, String, crate::snapshot::Theme, String), Vec<Diagnostic>> {
-        let as_problem = |error: anyhow::Error| {
-            vec![Diagnostic::error(
-                "serve/build",
-                "careplans.toml",
-                format!("{error:#}"),
-            )]
-        };
-        let mut reusable = self.reusable.lock().unwrap_or_else(|e| e.into_inner());
-        let head = head_commit(&self.root);
-        let history = match reusable.as_mut() {
-            Some(cache) if cache.head == head && head.is_some() => cache.history.take(),
-            _ => history_of(&self.root, None, snapshot).map_err(as_problem)?,
-        };
-        match build_site(snapshot, Month::current(), None, history.as_ref(), None)
-            .map_err(as_problem)?
-        {
-            Built::Site(site, _, tables) => {
-                *reusable = Some(Reusable {
-                    tables: *tables,
-                    history,
-                    head,
-                    templates: snapshot
-                        .templates
-                        .iter()
-                        .map(|t| (t.value.id.clone(), t.value.clone()))
-                        .collect(),
-                });
-                Ok((
-                    *site,
-                    "every page".to_owned(),
-                    snapshot.theme.clone(),
-                    snapshot.config.site.title.clone(),
-                ))
-            }
-            Built::Refused(report) => {
-                if let Some(cache) = reusable.as_mut() {
-                    cache.history = history;
-                }
-                Err(errors_only(report.diagnostics))
-            }
-        }
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Stopped with Ctrl-C.
+    Stopped,
+    /// The port was taken; the message says so.
+    PortInUse,
+}
+
+/// Builds the site, serves it and watches the workspace until Ctrl-C.
+pub fn run(root: &std::path::Path, options: &ServeOptions) -> anyhow::Result<Ended> {
+    use anyhow::{Context as _, anyhow};
+    let state = AppState::new(root.to_path_buf());
+    let done = state.build_all();
+    if done.ok() {
+        eprintln!(
+            "built {} pages in {} ms",
+            state
+                .preview
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .site
+                .page_count(),
+            done.stages.total().as_millis()
+        );
+    } else {
+        eprintln!(
+            "the records have {} problem(s); the browser shows them until they are fixed",
+            state
+                .preview
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .problems
+                .len()
+        );
     }
+    let address: std::net::SocketAddr = format!("{}:{}", options.host, options.port)
+        .parse()
+        .map_err(|_| anyhow!("`{}` is not an IP address to listen on", options.host))?;
+    if !address.ip().is_loopback() {
+        eprintln!(
+            "warning: serving on {} makes the preview reachable from other machines; it has no login",
+            address.ip()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => listener,
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+                eprintln!(
+                    "error: port {} on {} is already in use; stop the other server or pick another port, e.g. --port {}",
+                    address.port(),
+                    address.ip(),
+                    address.port().saturating_add(1)
+                );
+                return Ok(Ended::PortInUse);
+            }
+            Err(error) => return Err(error).context(format!("cannot listen on {address}")),
+        };
+        let local = listener.local_addr()?;
+        let url = format!("http://{local}/");
+        println!("serving {url} (reviews at {url}review); press Ctrl-C to stop");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        watch::watch(state.clone())?;
+        if options.open {
+            let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
+        }
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+                eprintln!("stopping");
+            })
+            .await?;
+        Ok(Ended::Stopped)
+    })
 }
 
 /// The router: static site from memory, live reload endpoints, review pages.

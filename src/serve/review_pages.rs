@@ -14,9 +14,10 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::AppState;
-use crate::cmd::review::{ReviewedTemplates, review_with_templates};
 use crate::model::Template;
+use crate::render::base::{self, BasePage, Link};
 use crate::render::environment;
+use crate::review::revisions::{ReviewedTemplates, review_with_templates};
 use crate::snapshot::git::{GitWorkspace, validate_revision};
 
 /// Splits `BASE...HEAD`, refusing anything else (no other ranges, no option-like names).
@@ -118,23 +119,20 @@ fn form(template: Option<&Template>, other: Option<&Template>, is_head: bool) ->
 fn render_page(state: &AppState, title: &str, path: &str, body: Value) -> Result<Vec<u8>, String> {
     let preview = state.preview.read().unwrap_or_else(|e| e.into_inner());
     let env = environment(&preview.theme).map_err(|e| e.to_string())?;
-    let template = env.get_template("review.html").map_err(|e| e.to_string())?;
-    let nav = vec![
-        context! { label => "Overview", href => "/index.html" },
-        context! { label => "Review", href => "/review" },
-    ];
-    let html = template
-        .render(context! {
-            site_title => preview.site_title.clone(),
-            title => title,
-            root => "/",
-            path => path,
-            nav => nav,
-            breadcrumbs => vec![context! { label => "Reviews", href => "/review" }],
-            revision => Option::<String>::None,
-            latest_month => Option::<String>::None,
-            page => body,
-        })
+    let base = BasePage {
+        site_title: preview.site_title.clone(),
+        title: title.to_owned(),
+        root: "/".into(),
+        path: path.to_owned(),
+        nav: vec![
+            Link::new("Overview", "/index.html"),
+            Link::new("Review", "/review"),
+        ],
+        breadcrumbs: vec![Link::new("Reviews", "/review")],
+        revision: None,
+        latest_month: None,
+    };
+    let html = base::render_page(&env, "review.html", &base, body)
         .map_err(|e| crate::render::describe_template_error(&e))?;
     Ok(super::with_reload_script(html.as_bytes()))
 }

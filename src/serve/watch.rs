@@ -1,93 +1,100 @@
-//! File watching for `serve`: debounced native events, grouped by what they change, with editor
-//! noise (temporary files, swap files, `public/`, `target/`, `.git/`) dropped.
+//! File watching for `serve`: native events under the folders `[paths]` names, debounced into
+//! one batch per save, classified (`snapshot::Changes`) and handed to the pipeline's rebuild.
+//! Reads (our own rebuild opening files) are not changes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// What a file event changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ChangeKind {
-    Config,
-    Templates,
-    Areas,
-    Programmes,
-    Metrics,
-    Schemas,
-    Reports,
-    Site,
+use anyhow::{Context, Result};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::AppState;
+use crate::config::Paths;
+use crate::snapshot::{ChangeKind, Changes};
+
+/// Events closer together than this are one save (editors write a temporary file, rename it,
+/// touch metadata): one rebuild per batch.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The folders to watch recursively: the records, schemas, reports and theme of `[paths]`
+/// (the workspace root itself is watched alone, for `careplans.toml`).
+pub fn watched_folders(paths: &Paths) -> Vec<String> {
+    let mut folders = vec![
+        paths.records.clone(),
+        paths.schemas.clone(),
+        paths.reports.clone(),
+        paths.site.clone(),
+    ];
+    folders.sort();
+    folders.dedup();
+    // A folder inside another is watched through it.
+    let all = folders.clone();
+    folders.retain(|f| {
+        !all.iter()
+            .any(|other| other != f && f.starts_with(&format!("{other}/")))
+    });
+    folders
 }
 
-impl ChangeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChangeKind::Config => "config",
-            ChangeKind::Templates => "templates",
-            ChangeKind::Areas => "areas",
-            ChangeKind::Programmes => "programmes",
-            ChangeKind::Metrics => "metrics",
-            ChangeKind::Schemas => "schemas",
-            ChangeKind::Reports => "reports",
-            ChangeKind::Site => "site theme",
+/// Watches what `paths` names under `root`, replacing the watches of `before`.
+fn watch_folders(
+    watcher: &mut RecommendedWatcher,
+    root: &Path,
+    before: &[String],
+    paths: &Paths,
+) -> Vec<String> {
+    for folder in before {
+        let _ = watcher.unwatch(&root.join(folder));
+    }
+    let folders = watched_folders(paths);
+    for folder in &folders {
+        let path = root.join(folder);
+        if path.is_dir() {
+            let _ = watcher.watch(&path, RecursiveMode::Recursive);
         }
     }
+    folders
 }
 
-/// Editors write temporary and swap files next to the one being saved; they are not changes.
-fn is_editor_noise(name: &str) -> bool {
-    name.starts_with(".#")
-        || name.ends_with('~')
-        || name.ends_with(".swp")
-        || name.ends_with(".swx")
-        || name.ends_with(".tmp")
-        || name.ends_with(".bak")
-        || name == "4913" // vim's write test file
-        || (name.starts_with('.') && name.contains(".tmp"))
-}
-
-/// Classifies a changed path (relative to the workspace), or `None` when it does not matter.
-pub fn classify(relative: &Path) -> Option<ChangeKind> {
-    let text = relative.to_string_lossy().replace('\\', "/");
-    let first = text.split('/').next().unwrap_or_default();
-    if matches!(first, "public" | "target" | ".git" | "node_modules")
-        || first.starts_with(".public")
-    {
-        return None;
-    }
-    let name = text.rsplit('/').next().unwrap_or_default();
-    if is_editor_noise(name) {
-        return None;
-    }
-    if text == "careplans.toml" {
-        return Some(ChangeKind::Config);
-    }
-    let kind = if text.starts_with("records/templates/") {
-        ChangeKind::Templates
-    } else if text.starts_with("records/metrics/") {
-        ChangeKind::Metrics
-    } else if text.starts_with("records/programmes/") {
-        ChangeKind::Programmes
-    } else if text == "records/areas.yaml" {
-        ChangeKind::Areas
-    } else if text.starts_with("records-schema/") {
-        ChangeKind::Schemas
-    } else if text.starts_with("reports/") {
-        ChangeKind::Reports
-    } else if text.starts_with("site/") {
-        ChangeKind::Site
-    } else {
-        return None;
-    };
-    Some(kind)
-}
-
-/// The distinct kinds of change in a batch of events, in a stable order.
-pub fn group(root: &Path, paths: &[PathBuf]) -> Vec<ChangeKind> {
-    let mut kinds: Vec<ChangeKind> = paths
-        .iter()
-        .filter_map(|p| p.strip_prefix(root).ok().and_then(classify))
-        .collect();
-    kinds.sort();
-    kinds.dedup();
-    kinds
+/// Starts the watcher thread: each debounced batch of changes is one rebuild and one log line.
+pub fn watch(state: Arc<AppState>) -> Result<()> {
+    let root = state.root.clone();
+    let (sender, receiver) = std::sync::mpsc::channel::<Vec<PathBuf>>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && !matches!(event.kind, EventKind::Access(_) | EventKind::Other)
+        {
+            let _ = sender.send(event.paths);
+        }
+    })
+    .context("cannot watch files")?;
+    watcher.watch(&root, RecursiveMode::NonRecursive)?;
+    let mut paths = state.watched_paths();
+    let mut folders = watch_folders(&mut watcher, &root, &[], &paths);
+    std::thread::spawn(move || {
+        while let Ok(first) = receiver.recv() {
+            let mut events = first;
+            while let Ok(more) = receiver.recv_timeout(DEBOUNCE) {
+                events.extend(more);
+            }
+            let changes = Changes::from_events(&paths, &root, &events);
+            if changes.is_empty() {
+                continue;
+            }
+            let done = state.rebuild(&changes);
+            eprintln!("{}", done.log_line());
+            if changes.any(ChangeKind::Config) {
+                // The folders may have moved.
+                let now = state.watched_paths();
+                if now != paths {
+                    folders = watch_folders(&mut watcher, &root, &folders, &now);
+                    paths = now;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -95,52 +102,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_a_save_into_one_kind() {
-        let root = Path::new("/repo");
-        let paths: Vec<PathBuf> = [
-            "records/templates/.urgent-care-plan.yaml.swp",
-            "records/templates/urgent-care-plan.yaml~",
-            "records/templates/.urgent-care-plan.yaml.tmp.123",
-            "records/templates/urgent-care-plan.yaml",
-            "records/templates/urgent-care-plan.yaml",
-            "records/templates/4913",
-        ]
-        .iter()
-        .map(|p| root.join(p))
-        .collect();
-        assert_eq!(group(root, &paths), vec![ChangeKind::Templates]);
-    }
-
-    #[test]
-    fn ignores_output_build_and_git_folders() {
-        for path in [
-            "public/index.html",
-            "target/debug/careplans",
-            ".git/index",
-            ".public.new-1/index.html",
-        ] {
-            assert_eq!(classify(Path::new(path)), None, "{path}");
-        }
-    }
-
-    #[test]
-    fn classifies_each_kind_of_record() {
+    fn watches_the_folders_the_config_names_once_each() {
         assert_eq!(
-            classify(Path::new("records/metrics/2021-04.csv")),
-            Some(ChangeKind::Metrics)
+            watched_folders(&Paths::default()),
+            ["records", "records-schema", "reports", "site"]
         );
-        assert_eq!(
-            classify(Path::new("reports/overview.yaml")),
-            Some(ChangeKind::Reports)
-        );
-        assert_eq!(
-            classify(Path::new("careplans.toml")),
-            Some(ChangeKind::Config)
-        );
-        assert_eq!(
-            classify(Path::new("site/templates/base.html")),
-            Some(ChangeKind::Site)
-        );
-        assert_eq!(classify(Path::new("README.md")), None);
+        let nested = Paths {
+            records: "data".into(),
+            schemas: "data/schemas".into(),
+            reports: "data/reports".into(),
+            site: "theme".into(),
+        };
+        assert_eq!(watched_folders(&nested), ["data", "theme"]);
     }
 }

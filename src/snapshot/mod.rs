@@ -5,6 +5,7 @@
 //! diagnostics and the file is left out; only an unusable repository (no config, no schemas) is
 //! an error. Rules that span files live in `validate`, not here.
 
+pub mod changes;
 pub mod git;
 pub mod metrics;
 pub mod source;
@@ -20,6 +21,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{Areas, Programme, Report, Template};
 use crate::validate::schema::{DocKind, Schemas};
 use crate::yaml::{self, Span, SpannedDoc};
+pub use changes::{ChangeKind, ChangedFile, Changes};
 use metrics::{MetricsFile, TableSchema};
 use source::{Source, SourceError};
 
@@ -58,6 +60,13 @@ pub struct Snapshot {
     /// Paths of record files that could not be loaded (their problems are in `diagnostics`);
     /// rules that refer to them stay quiet rather than repeat the same problem row by row.
     pub failed: BTreeSet<String>,
+    /// The compiled schemas the records were checked against, kept so a single file can be
+    /// reloaded and checked the same way.
+    pub schemas: Schemas,
+    /// A number per file read, new each time the file is (re)loaded: what caches of per-file
+    /// work compare, so work on an unchanged file is never repeated.
+    pub versions: BTreeMap<String, u64>,
+    next_version: u64,
 }
 
 impl Snapshot {
@@ -77,13 +86,7 @@ impl Snapshot {
         let table_schema = TableSchema::from_json(&schemas.metrics_table)
             .map_err(|e| anyhow!("{}: {e}", config.paths.schema("metrics.table.json")))?;
 
-        let mut loader = Loader {
-            source,
-            schemas: &schemas,
-            texts: BTreeMap::new(),
-            diagnostics: Vec::new(),
-            failed: BTreeSet::new(),
-        };
+        let mut loader = Loader::new(source, &schemas);
         let paths = config.paths.clone();
         let areas = loader.load_yaml::<Areas>(&paths.areas(), DocKind::Areas, true);
         let templates = loader.load_dir::<Template>(&paths.templates(), DocKind::Template);
@@ -91,20 +94,208 @@ impl Snapshot {
         let reports = loader.load_dir::<Report>(&paths.reports, DocKind::Report);
         let metrics = loader.load_metrics(&paths.metrics(), &table_schema);
         let theme = Theme::load(source, &paths.site)?;
-        Ok(Snapshot {
+        let Loader {
+            texts,
+            diagnostics,
+            failed,
+            ..
+        } = loader;
+        let mut snapshot = Snapshot {
             origin: source.describe(),
             config,
-            texts: loader.texts,
+            texts,
             areas,
             templates,
             programmes,
             reports,
             metrics,
             table_schema,
-            diagnostics: loader.diagnostics,
-            failed: loader.failed,
+            diagnostics,
+            failed,
             theme,
-        })
+            schemas,
+            versions: BTreeMap::new(),
+            next_version: 0,
+        };
+        let read: Vec<String> = snapshot.texts.keys().cloned().collect();
+        for path in read {
+            snapshot.bump_version(&path);
+        }
+        Ok(snapshot)
+    }
+
+    fn bump_version(&mut self, path: &str) {
+        self.next_version += 1;
+        self.versions.insert(path.to_owned(), self.next_version);
+    }
+
+    /// The version of a file (see `versions`); 0 for a file not read.
+    pub fn version(&self, path: &str) -> u64 {
+        self.versions.get(path).copied().unwrap_or(0)
+    }
+
+    /// Reads again what `changes` touched, and nothing else: the named record files (a file
+    /// that is gone is dropped; a new one is loaded), every file a changed schema governs, the
+    /// theme's templates or static files. A change to `careplans.toml` reloads everything,
+    /// since it may move every folder. The result is what `Snapshot::load` would give for the
+    /// same files.
+    pub fn reload(&mut self, source: &dyn Source, changes: &Changes) -> Result<()> {
+        if changes.any(ChangeKind::Config) {
+            *self = Snapshot::load(source)?;
+            return Ok(());
+        }
+        let paths = self.config.paths.clone();
+        let mut whole: BTreeSet<ChangeKind> = BTreeSet::new();
+        if changes.any(ChangeKind::Schemas) {
+            let schemas = Schemas::load(source, &self.config)?;
+            self.table_schema = TableSchema::from_json(&schemas.metrics_table)
+                .map_err(|e| anyhow!("{}: {e}", paths.schema("metrics.table.json")))?;
+            self.schemas = schemas;
+            for file in changes.of(ChangeKind::Schemas) {
+                whole.extend(governed_by(&file.path));
+            }
+        }
+        let folders = [
+            (ChangeKind::Templates, paths.templates()),
+            (ChangeKind::Programmes, paths.programmes()),
+            (ChangeKind::Reports, paths.reports.clone()),
+            (ChangeKind::Metrics, paths.metrics()),
+        ];
+        for (kind, folder) in folders {
+            if whole.contains(&kind) {
+                let known: Vec<String> = self.files_in(kind);
+                self.reconcile(source, kind, &folder, &known)?;
+            } else if changes.any(kind) {
+                let named: Vec<String> = changes.of(kind).map(|f| f.path.clone()).collect();
+                self.reconcile(source, kind, &folder, &named)?;
+            }
+        }
+        if whole.contains(&ChangeKind::Areas) || changes.any(ChangeKind::Areas) {
+            let path = paths.areas();
+            self.forget(&path);
+            let mut loader = Loader::new(source, &self.schemas);
+            let areas = loader.load_yaml::<Areas>(&path, DocKind::Areas, true);
+            let read = loader.finish();
+            self.absorb(read);
+            self.areas = areas;
+        }
+        if changes.any(ChangeKind::Theme) {
+            self.theme.templates = Theme::load_templates(source, &paths.site)?;
+        }
+        if changes.any(ChangeKind::Static) {
+            self.theme.static_files = Theme::load_static(source, &paths.site)?;
+        }
+        Ok(())
+    }
+
+    /// The files of one kind this snapshot read or failed to read.
+    fn files_in(&self, kind: ChangeKind) -> Vec<String> {
+        match kind {
+            ChangeKind::Templates => self.templates.iter().map(|t| t.path.clone()).collect(),
+            ChangeKind::Programmes => self.programmes.iter().map(|p| p.path.clone()).collect(),
+            ChangeKind::Reports => self.reports.iter().map(|r| r.path.clone()).collect(),
+            ChangeKind::Metrics => self.metrics.iter().map(|m| m.path.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Brings one records folder up to date: the folder is listed again (files added or
+    /// removed since), and `changed` files in it are read again.
+    fn reconcile(
+        &mut self,
+        source: &dyn Source,
+        kind: ChangeKind,
+        folder: &str,
+        changed: &[String],
+    ) -> Result<()> {
+        let listed: BTreeSet<String> = source
+            .list(folder)
+            .map_err(|e| anyhow!("cannot list {folder}: {}", e.describe()))?
+            .into_iter()
+            .collect();
+        let prefix = format!("{}/", folder.trim_end_matches('/'));
+        let known: BTreeSet<String> = self
+            .texts
+            .keys()
+            .chain(self.failed.iter())
+            .chain(self.diagnostics.iter().map(|d| &d.path))
+            .filter(|p| {
+                p.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .cloned()
+            .chain(self.files_in(kind))
+            .collect();
+        let changed: BTreeSet<&String> = changed.iter().collect();
+        for path in known
+            .iter()
+            .filter(|p| !listed.contains(*p) || changed.contains(p))
+        {
+            self.forget(path);
+        }
+        let to_load: Vec<&String> = listed
+            .iter()
+            .filter(|p| changed.contains(p) || !known.contains(*p))
+            .collect();
+        for path in to_load {
+            let mut loader = Loader::new(source, &self.schemas);
+            match kind {
+                ChangeKind::Templates => {
+                    if let Some(t) = loader.load_dir_entry::<Template>(path, DocKind::Template) {
+                        insert_sorted(&mut self.templates, t, |t| &t.path);
+                    }
+                }
+                ChangeKind::Programmes => {
+                    if let Some(p) = loader.load_dir_entry::<Programme>(path, DocKind::Programme) {
+                        insert_sorted(&mut self.programmes, p, |p| &p.path);
+                    }
+                }
+                ChangeKind::Reports => {
+                    if let Some(r) = loader.load_dir_entry::<Report>(path, DocKind::Report) {
+                        insert_sorted(&mut self.reports, r, |r| &r.path);
+                    }
+                }
+                ChangeKind::Metrics => {
+                    if let Some(m) = loader.load_metrics_entry(path, &self.table_schema) {
+                        insert_sorted(&mut self.metrics, m, |m| &m.path);
+                    }
+                }
+                _ => {}
+            }
+            let read = loader.finish();
+            self.absorb(read);
+        }
+        Ok(())
+    }
+
+    /// Drops everything read from `path`: its text, record, problems and version.
+    fn forget(&mut self, path: &str) {
+        self.texts.remove(path);
+        self.failed.remove(path);
+        self.versions.remove(path);
+        self.diagnostics.retain(|d| d.path != path);
+        self.templates.retain(|t| t.path != path);
+        self.programmes.retain(|p| p.path != path);
+        self.reports.retain(|r| r.path != path);
+        self.metrics.retain(|m| m.path != path);
+        if self.areas.as_ref().is_some_and(|a| a.path == path) {
+            self.areas = None;
+        }
+    }
+
+    /// Takes in what a loader read, giving each file read a new version.
+    fn absorb(&mut self, read: ReadFiles) {
+        let ReadFiles {
+            texts,
+            diagnostics,
+            failed,
+        } = read;
+        for path in texts.keys() {
+            self.bump_version(path);
+        }
+        self.texts.extend(texts);
+        self.failed.extend(failed);
+        self.diagnostics.extend(diagnostics);
     }
 
     /// Number of record files read.
@@ -141,32 +332,75 @@ pub struct Theme {
 
 impl Theme {
     fn load(source: &dyn Source, site_dir: &str) -> Result<Theme> {
-        let mut theme = Theme::default();
-        let read = |path: &str| {
-            source
-                .read(path)
-                .map_err(|e| anyhow!("cannot read {path}: {}", e.describe()))
-        };
-        let templates_dir = crate::config::join(site_dir, "templates");
-        for path in source
-            .list_tree(&templates_dir)
-            .map_err(|e| anyhow!("{}", e.describe()))?
-        {
-            let name = path[templates_dir.len() + 1..].to_owned();
-            let text =
-                String::from_utf8(read(&path)?).map_err(|_| anyhow!("{path} is not UTF-8"))?;
-            theme.templates.insert(name, text);
-        }
-        let static_dir = crate::config::join(site_dir, "static");
-        for path in source
-            .list_tree(&static_dir)
-            .map_err(|e| anyhow!("{}", e.describe()))?
-        {
-            let name = path[static_dir.len() + 1..].to_owned();
-            theme.static_files.insert(name, read(&path)?);
-        }
-        Ok(theme)
+        Ok(Theme {
+            templates: Theme::load_templates(source, site_dir)?,
+            static_files: Theme::load_static(source, site_dir)?,
+        })
     }
+
+    /// Every file under `dir`, by its path below `dir`.
+    fn read_tree(source: &dyn Source, dir: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+        let mut out = BTreeMap::new();
+        for path in source
+            .list_tree(dir)
+            .map_err(|e| anyhow!("{}", e.describe()))?
+        {
+            let bytes = source
+                .read(&path)
+                .map_err(|e| anyhow!("cannot read {path}: {}", e.describe()))?;
+            out.insert(path[dir.len() + 1..].to_owned(), bytes);
+        }
+        Ok(out)
+    }
+
+    fn load_templates(source: &dyn Source, site_dir: &str) -> Result<BTreeMap<String, String>> {
+        let dir = crate::config::join(site_dir, "templates");
+        Theme::read_tree(source, &dir)?
+            .into_iter()
+            .map(|(name, bytes)| {
+                String::from_utf8(bytes)
+                    .map(|text| (name.clone(), text))
+                    .map_err(|_| anyhow!("{dir}/{name} is not UTF-8"))
+            })
+            .collect()
+    }
+
+    fn load_static(source: &dyn Source, site_dir: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+        Theme::read_tree(source, &crate::config::join(site_dir, "static"))
+    }
+}
+
+/// The kinds of record whose files a changed schema file governs.
+fn governed_by(schema_path: &str) -> Vec<ChangeKind> {
+    let name = schema_path.rsplit('/').next().unwrap_or(schema_path);
+    match name {
+        "template.schema.json" => vec![ChangeKind::Templates],
+        "areas.schema.json" => vec![ChangeKind::Areas],
+        "programme.schema.json" => vec![ChangeKind::Programmes],
+        "report.schema.json" => vec![ChangeKind::Reports],
+        "metrics.table.json" => vec![ChangeKind::Metrics],
+        // A schema another one refers to, or one added: every kind, to be safe.
+        _ => vec![
+            ChangeKind::Templates,
+            ChangeKind::Areas,
+            ChangeKind::Programmes,
+            ChangeKind::Reports,
+            ChangeKind::Metrics,
+        ],
+    }
+}
+
+/// Inserts a record keeping the list in path order, as a folder listing gives it.
+fn insert_sorted<T>(list: &mut Vec<T>, item: T, path: impl Fn(&T) -> &String) {
+    let at = list.partition_point(|other| path(other) < path(&item));
+    list.insert(at, item);
+}
+
+/// What a loader read: the files' texts, their problems, and those that could not be loaded.
+struct ReadFiles {
+    texts: BTreeMap<String, String>,
+    diagnostics: Vec<Diagnostic>,
+    failed: BTreeSet<String>,
 }
 
 struct Loader<'a> {
@@ -177,7 +411,25 @@ struct Loader<'a> {
     failed: BTreeSet<String>,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(source: &'a dyn Source, schemas: &'a Schemas) -> Loader<'a> {
+        Loader {
+            source,
+            schemas,
+            texts: BTreeMap::new(),
+            diagnostics: Vec::new(),
+            failed: BTreeSet::new(),
+        }
+    }
+
+    fn finish(self) -> ReadFiles {
+        ReadFiles {
+            texts: self.texts,
+            diagnostics: self.diagnostics,
+            failed: self.failed,
+        }
+    }
+
     /// Reads and decodes a file, recording a diagnostic when that fails.
     fn read_text(&mut self, path: &str, required: bool) -> Option<String> {
         let bytes = match self.source.read(path) {
@@ -283,50 +535,54 @@ impl Loader<'_> {
     }
 
     fn load_dir<T: DeserializeOwned>(&mut self, dir: &str, kind: DocKind) -> Vec<Loaded<T>> {
-        let mut out = Vec::new();
-        for path in self.list(dir) {
-            if path.ends_with(".yaml") || path.ends_with(".yml") {
-                if let Some(loaded) = self.load_yaml(&path, kind, true) {
-                    out.push(loaded);
-                }
-            } else if !is_ignorable(&path) {
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        "file/unexpected",
-                        &path,
-                        "not a .yaml file; it is ignored",
-                    )
-                    .help("records in this folder are YAML files ending in .yaml"),
-                );
-            }
+        let paths = self.list(dir);
+        paths
+            .iter()
+            .filter_map(|path| self.load_dir_entry(path, kind))
+            .collect()
+    }
+
+    /// One file of a records folder: a YAML record, or a warning that it is not one.
+    fn load_dir_entry<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        kind: DocKind,
+    ) -> Option<Loaded<T>> {
+        if path.ends_with(".yaml") || path.ends_with(".yml") {
+            return self.load_yaml(path, kind, true);
         }
-        out
+        if !is_ignorable(path) {
+            self.diagnostics.push(
+                Diagnostic::warning("file/unexpected", path, "not a .yaml file; it is ignored")
+                    .help("records in this folder are YAML files ending in .yaml"),
+            );
+        }
+        None
     }
 
     fn load_metrics(&mut self, dir: &str, schema: &TableSchema) -> Vec<MetricsFile> {
-        let mut out = Vec::new();
-        for path in self.list(dir) {
-            if !path.ends_with(".csv") {
-                if !is_ignorable(&path) {
-                    self.diagnostics.push(
-                        Diagnostic::warning(
-                            "file/unexpected",
-                            &path,
-                            "not a .csv file; it is ignored",
-                        )
+        let paths = self.list(dir);
+        paths
+            .iter()
+            .filter_map(|path| self.load_metrics_entry(path, schema))
+            .collect()
+    }
+
+    /// One file of the metrics folder: a monthly CSV file, or a warning that it is not one.
+    fn load_metrics_entry(&mut self, path: &str, schema: &TableSchema) -> Option<MetricsFile> {
+        if !path.ends_with(".csv") {
+            if !is_ignorable(path) {
+                self.diagnostics.push(
+                    Diagnostic::warning("file/unexpected", path, "not a .csv file; it is ignored")
                         .help("metrics files are named YYYY-MM.csv"),
-                    );
-                }
-                continue;
+                );
             }
-            let Some(text) = self.read_text(&path, true) else {
-                continue;
-            };
-            let (file, problems) = metrics::parse_metrics(&text, &path, schema);
-            self.diagnostics.extend(problems);
-            out.push(file);
+            return None;
         }
-        out
+        let text = self.read_text(path, true)?;
+        let (file, problems) = metrics::parse_metrics(&text, path, schema);
+        self.diagnostics.extend(problems);
+        Some(file)
     }
 }
 

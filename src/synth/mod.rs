@@ -5,6 +5,8 @@ pub mod extract;
 pub mod model;
 pub mod rng;
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 
 use crate::model::{Month, TemplateStatus};
@@ -101,4 +103,31 @@ pub fn view_scale_for(inputs: &ModelInputs, events: u64) -> f64 {
     let per_plan = |count: u64| count as f64 / counter.plans.max(1) as f64;
     let wanted_views = events as f64 / plans - per_plan(counter.updates);
     (wanted_views / per_plan(counter.views).max(f64::MIN_POSITIVE)).max(0.0)
+}
+
+/// Runs the model over the snapshot's areas, templates and programmes and writes its published
+/// monthly metrics into `dir`. Returns the number of files written.
+pub fn write_model_metrics(
+    snapshot: &Snapshot,
+    seed: u64,
+    first: Month,
+    months: u32,
+    scale: f64,
+    dir: &Path,
+) -> Result<usize> {
+    let Some(areas) = &snapshot.areas else {
+        return Err(anyhow::anyhow!(
+            "the records have no valid areas file; run `careplans check`"
+        ));
+    };
+    let inputs = inputs_from_snapshot(snapshot, seed, first, months, scale)?;
+    let mut aggregator = crate::import::aggregate::Aggregator::new(&inputs);
+    model::run(&inputs, &mut aggregator);
+    let published = crate::import::aggregate::publish(
+        &aggregator,
+        &inputs,
+        &areas.value,
+        &snapshot.config.disclosure,
+    );
+    crate::import::write::write_metrics(dir, &published)
 }

@@ -1,0 +1,540 @@
+//! Site assembly: which pages the site has, grouped into families rendered together from the
+//! same inputs, and what each family reads, so a preview can render again only the families
+//! whose inputs changed.
+//!
+//! Reports in `reports/` are the dashboards (the `overview` report is the home page, `stp` and
+//! `borough` the area pages); templates, data quality and method pages are built in. Every
+//! figure comes from a published count or a rate computed from published counts; an empty value
+//! is shown as "suppressed" with a footnote, never as zero. Pure: values in, files out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::LazyLock;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Value};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::analyse::Tables;
+use crate::diagnostic::Diagnostic;
+use crate::history::History;
+use crate::model::{AreaLevel, AreaSummary, Report};
+use crate::pipeline::check::CheckReport;
+use crate::site::Site;
+use crate::snapshot::{Loaded, Snapshot};
+
+use super::base::{BasePage, Link, render_page};
+use super::format::slug;
+use super::{describe_template_error, environment};
+
+/// What the site is rendered from.
+pub struct SiteInputs<'a> {
+    pub snapshot: &'a Snapshot,
+    pub tables: &'a Tables,
+    /// Changes whenever the tables are built again: pages that show figures depend on it.
+    pub tables_version: u64,
+    pub check: &'a CheckReport,
+    /// Text for the footer and quality page: where the records came from.
+    pub revision: Option<String>,
+    /// Every template's versions from git, when the records are in a repository.
+    pub history: Option<&'a History>,
+    /// Changes whenever the history is walked again.
+    pub history_version: u64,
+    /// Told (families done, families planned) as families render, for a progress display.
+    pub progress: Option<&'a dyn Fn(usize, usize)>,
+}
+
+/// A group of pages and downloads rendered together from the same inputs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum PageFamily {
+    /// The theme's static files, copied as they are.
+    Static,
+    /// Every page of one report (one per area for an expanded report) and its downloads.
+    Report(String),
+    /// One template's page, its version pages and its downloads.
+    Template(String),
+    /// The list of templates.
+    TemplatesIndex,
+    /// The data quality page: the check result.
+    Quality,
+    /// Method and definitions.
+    Method,
+}
+
+impl PageFamily {
+    /// The theme templates a family's pages are rendered with (before the ones they include).
+    fn theme_roots(&self) -> &'static [&'static str] {
+        match self {
+            PageFamily::Static => &[],
+            PageFamily::Report(_) => &["report.html"],
+            PageFamily::Template(_) => &["template.html", "version.html"],
+            PageFamily::TemplatesIndex => &["templates.html"],
+            PageFamily::Quality => &["quality.html"],
+            PageFamily::Method => &["method.html"],
+        }
+    }
+
+    /// For log lines: "the overview report", "template frailty".
+    pub fn describe(&self) -> String {
+        match self {
+            PageFamily::Static => "static files".into(),
+            PageFamily::Report(id) => format!("report {id}"),
+            PageFamily::Template(id) => format!("template {id}"),
+            PageFamily::TemplatesIndex => "templates index".into(),
+            PageFamily::Quality => "data quality".into(),
+            PageFamily::Method => "method".into(),
+        }
+    }
+}
+
+/// Which families a render produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderScope {
+    All,
+    Only(BTreeSet<PageFamily>),
+}
+
+/// Every family of the site these records make, in the order a full build renders them.
+pub fn families(snapshot: &Snapshot) -> Vec<PageFamily> {
+    let mut out = vec![PageFamily::Static];
+    out.extend(
+        sorted_reports(snapshot)
+            .into_iter()
+            .map(|r| PageFamily::Report(r.value.id.clone())),
+    );
+    out.extend(
+        snapshot
+            .templates
+            .iter()
+            .map(|t| PageFamily::Template(t.value.id.clone())),
+    );
+    out.extend([
+        PageFamily::TemplatesIndex,
+        PageFamily::Quality,
+        PageFamily::Method,
+    ]);
+    out
+}
+
+fn sorted_reports(snapshot: &Snapshot) -> Vec<&Loaded<Report>> {
+    let mut reports: Vec<&Loaded<Report>> = snapshot.reports.iter().collect();
+    reports.sort_by_key(|r| (r.value.order.unwrap_or(100), r.value.id.clone()));
+    reports
+}
+
+/// Renders the families in `scope`, each into its own set of files, or returns every problem
+/// found.
+pub fn render(
+    inputs: &SiteInputs<'_>,
+    scope: &RenderScope,
+) -> Result<BTreeMap<PageFamily, Site>, Vec<Diagnostic>> {
+    let snapshot = inputs.snapshot;
+    let env = environment(&snapshot.theme)
+        .map_err(|error| vec![template_problem(&snapshot.config.paths.site, &error)])?;
+    let mut renderer = Renderer {
+        inputs,
+        env,
+        site: Site::default(),
+        problems: Vec::new(),
+        areas: snapshot
+            .areas
+            .iter()
+            .flat_map(|a| a.value.summaries())
+            .collect(),
+        nav: navigation(snapshot),
+    };
+    let planned: Vec<PageFamily> = families(snapshot)
+        .into_iter()
+        .filter(|f| match scope {
+            RenderScope::All => true,
+            RenderScope::Only(only) => only.contains(f),
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (done, family) in planned.iter().enumerate() {
+        renderer.family(family);
+        out.insert(family.clone(), std::mem::take(&mut renderer.site));
+        if let Some(progress) = inputs.progress {
+            progress(done + 1, planned.len());
+        }
+    }
+    if renderer.problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(renderer.problems)
+    }
+}
+
+/// The site's navigation: every page links the same places.
+fn navigation(snapshot: &Snapshot) -> Vec<(String, String)> {
+    let mut nav = vec![
+        ("Overview".to_owned(), "index.html".to_owned()),
+        ("Templates".into(), "templates/index.html".into()),
+    ];
+    if snapshot.reports.iter().any(|r| r.value.id == "programmes") {
+        nav.push(("Programmes".into(), "programmes.html".into()));
+    }
+    nav.push(("Data quality".into(), "quality.html".into()));
+    nav.push(("Method".into(), "method.html".into()));
+    nav
+}
+
+/// A number that changes whenever anything a family's files are made from changes: the
+/// records it shows, the figures, the theme templates it is rendered with, and what every
+/// page shows (site title, navigation, revision, latest month). Two equal fingerprints mean
+/// the family would render the same bytes.
+pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
+    let snapshot = inputs.snapshot;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    family.hash(&mut hasher);
+    if *family == PageFamily::Static {
+        for (path, bytes) in &snapshot.theme.static_files {
+            path.hash(&mut hasher);
+            bytes.hash(&mut hasher);
+        }
+        return hasher.finish();
+    }
+    let mut feed = |value: &dyn erased::Feed| value.feed(&mut hasher);
+    feed(&snapshot.config.site.title);
+    feed(&navigation(snapshot));
+    feed(&inputs.revision);
+    feed(&inputs.tables.latest_month.map(|m| m.to_string()));
+    for name in theme_closure(&snapshot.theme.templates, family.theme_roots()) {
+        feed(&name);
+        feed(&snapshot.theme.templates.get(&name));
+    }
+    match family {
+        PageFamily::Static => {}
+        PageFamily::Report(id) => {
+            let report = snapshot.reports.iter().find(|r| &r.value.id == id);
+            feed(&report.map(|r| (&r.path, &r.value)));
+            feed(&snapshot.areas.as_ref().map(|a| &a.value));
+            feed(
+                &snapshot
+                    .programmes
+                    .iter()
+                    .map(|p| &p.value)
+                    .collect::<Vec<_>>(),
+            );
+            feed(&inputs.tables_version);
+        }
+        PageFamily::Template(id) => {
+            let template = snapshot.templates.iter().find(|t| &t.value.id == id);
+            feed(&template.map(|t| (&t.path, &t.value)));
+            feed(&inputs.tables_version);
+            feed(&inputs.history_version);
+        }
+        PageFamily::TemplatesIndex => {
+            feed(
+                &snapshot
+                    .templates
+                    .iter()
+                    .map(|t| &t.value)
+                    .collect::<Vec<_>>(),
+            );
+            feed(&inputs.tables_version);
+        }
+        PageFamily::Quality => {
+            feed(inputs.check);
+            feed(&snapshot.origin);
+            feed(
+                &snapshot
+                    .metrics
+                    .iter()
+                    .filter(|f| f.month.is_some())
+                    .count(),
+            );
+            feed(&inputs.tables.first_month.map(|m| m.to_string()));
+        }
+        PageFamily::Method => {
+            let fields: Vec<(&str, &str)> = snapshot
+                .table_schema
+                .fields
+                .iter()
+                .map(|f| (f.name.as_str(), f.description.as_str()))
+                .collect();
+            feed(&fields);
+            feed(&snapshot.config.disclosure);
+        }
+    }
+    hasher.finish()
+}
+
+/// Feeding any serialisable value to a hasher, through its JSON form.
+mod erased {
+    use std::hash::Hasher;
+
+    use serde::Serialize;
+
+    pub trait Feed {
+        fn feed(&self, hasher: &mut dyn Hasher);
+    }
+
+    impl<T: Serialize + ?Sized> Feed for T {
+        fn feed(&self, hasher: &mut dyn Hasher) {
+            let mut writer = HashWriter(hasher);
+            // Serialising plain records cannot fail; a value that did would hash what was
+            // written before the failure, which still differs from any other value's.
+            let _ = serde_json::to_writer(&mut writer, self);
+            writer.0.write_u8(0xff);
+        }
+    }
+
+    struct HashWriter<'a>(&'a mut dyn Hasher);
+
+    impl std::io::Write for HashWriter<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+/// `{% extends %}`, `{% include %}`, `{% import %}` and `{% from ... import %}` with a quoted
+/// template name.
+static TEMPLATE_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\{%-?\s*(?:extends|include|import|from)\s+(?:"([^"]+)"|'([^']+)')"#)
+        .expect("the template reference pattern is valid")
+});
+
+/// A reference whose template name is computed: nothing can be ruled out.
+static DYNAMIC_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\{%-?\s*(?:extends|include|import|from)\s+[^"'\s]"#)
+        .expect("the dynamic reference pattern is valid")
+});
+
+/// The theme templates `roots` are rendered with: the roots and every template they extend,
+/// include or import, however deep. A computed template name brings in every template.
+pub fn theme_closure(templates: &BTreeMap<String, String>, roots: &[&str]) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<String> = roots.iter().map(|r| (*r).to_owned()).collect();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(source) = templates.get(&name) else {
+            continue;
+        };
+        if DYNAMIC_REFERENCE.is_match(source) {
+            return templates.keys().cloned().collect();
+        }
+        for found in TEMPLATE_REFERENCE.captures_iter(source) {
+            if let Some(referenced) = found.get(1).or_else(|| found.get(2)) {
+                pending.push(referenced.as_str().to_owned());
+            }
+        }
+    }
+    seen
+}
+
+/// A serialisable value as a template value.
+pub(super) fn ser<T: Serialize>(value: T) -> Value {
+    Value::from(Serde(value))
+}
+
+/// Where a page sits and what surrounds it.
+pub(super) struct PagePlace {
+    pub path: String,
+    pub title: String,
+    pub breadcrumbs: Vec<(String, String)>,
+}
+
+pub(super) struct Renderer<'a> {
+    pub inputs: &'a SiteInputs<'a>,
+    pub env: Environment<'static>,
+    /// The files of the family being rendered.
+    pub site: Site,
+    pub problems: Vec<Diagnostic>,
+    pub areas: Vec<AreaSummary>,
+    pub nav: Vec<(String, String)>,
+}
+
+pub(super) fn template_problem(site_dir: &str, error: &minijinja::Error) -> Diagnostic {
+    let path = error
+        .name()
+        .map(|name| format!("{site_dir}/templates/{name}"))
+        .unwrap_or_else(|| format!("{site_dir}/templates"));
+    let mut diagnostic = Diagnostic::error("site/template", path, describe_template_error(error));
+    if let Some(line) = error.line() {
+        diagnostic = diagnostic.at(crate::yaml::Span::point(line, 1));
+    }
+    diagnostic
+}
+
+/// The relative path from the folder of page `from` to `to`, so the site works from `file://`.
+pub fn relative(from: &str, to: &str) -> String {
+    let depth = from.matches('/').count();
+    format!("{}{to}", "../".repeat(depth))
+}
+
+fn stp_folder(area: &AreaSummary) -> String {
+    format!("areas/{}", slug(&area.short))
+}
+
+impl Renderer<'_> {
+    fn family(&mut self, family: &PageFamily) {
+        let snapshot = self.inputs.snapshot;
+        match family {
+            PageFamily::Static => {
+                for (path, bytes) in &snapshot.theme.static_files {
+                    self.site.insert(format!("static/{path}"), bytes.clone());
+                }
+            }
+            PageFamily::Report(id) => {
+                if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
+                    for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
+                        self.report_page(report, area.as_ref());
+                    }
+                }
+            }
+            PageFamily::Template(id) => {
+                if let Some(template) = snapshot.templates.iter().find(|t| &t.value.id == id) {
+                    self.template_page(template);
+                }
+            }
+            PageFamily::TemplatesIndex => self.templates_index(),
+            PageFamily::Quality => self.quality_page(),
+            PageFamily::Method => self.method_page(),
+        }
+    }
+
+    pub(super) fn area(&self, code: &str) -> Option<&AreaSummary> {
+        self.areas.iter().find(|a| a.code == code)
+    }
+
+    /// The page path of a report for an area (see the module docs for the naming).
+    pub(super) fn report_path(&self, report: &Report, area: Option<&AreaSummary>) -> String {
+        match area {
+            None if report.id == "overview" => "index.html".into(),
+            None => format!("{}.html", report.id),
+            Some(area) if area.level == AreaLevel::Stp => {
+                let folder = stp_folder(area);
+                if report.id == "stp" {
+                    format!("{folder}/index.html")
+                } else {
+                    format!("{folder}/{}.html", report.id)
+                }
+            }
+            Some(area) => {
+                let stp = area.parent.as_deref().and_then(|p| self.area(p));
+                let folder = stp.map(stp_folder).unwrap_or_else(|| "areas".into());
+                let name = slug(&area.name);
+                if report.id == "borough" {
+                    format!("{folder}/{name}.html")
+                } else {
+                    format!("{folder}/{name}-{}.html", report.id)
+                }
+            }
+        }
+    }
+
+    pub(super) fn stp_page(&self, stp: &AreaSummary) -> String {
+        format!("{}/index.html", stp_folder(stp))
+    }
+
+    pub(super) fn borough_page(&self, borough: &AreaSummary) -> String {
+        let stp = borough.parent.as_deref().and_then(|p| self.area(p));
+        let folder = stp.map(stp_folder).unwrap_or_else(|| "areas".into());
+        format!("{folder}/{}.html", slug(&borough.name))
+    }
+
+    pub(super) fn breadcrumbs_for(
+        &self,
+        area: Option<&AreaSummary>,
+        is_home: bool,
+    ) -> Vec<(String, String)> {
+        let mut crumbs = Vec::new();
+        if is_home {
+            return crumbs;
+        }
+        crumbs.push(("London".to_owned(), "index.html".to_owned()));
+        if let Some(area) = area
+            && area.level == AreaLevel::Borough
+            && let Some(stp) = area.parent.as_deref().and_then(|p| self.area(p))
+        {
+            crumbs.push((stp.short.clone(), self.stp_page(stp)));
+        }
+        crumbs
+    }
+
+    pub(super) fn links(&self, from: &str, items: &[(String, String)]) -> Vec<Link> {
+        items
+            .iter()
+            .map(|(label, href)| Link {
+                label: label.clone(),
+                href: relative(from, href),
+            })
+            .collect()
+    }
+
+    /// Renders a page template with the context every page shares.
+    pub(super) fn render(&mut self, template: &str, place: &PagePlace, page: Value) {
+        let snapshot = self.inputs.snapshot;
+        let base = BasePage {
+            site_title: snapshot.config.site.title.clone(),
+            title: place.title.clone(),
+            root: relative(&place.path, ""),
+            path: place.path.clone(),
+            nav: self.links(&place.path, &self.nav),
+            breadcrumbs: self.links(&place.path, &place.breadcrumbs),
+            revision: self.inputs.revision.clone(),
+            latest_month: self.inputs.tables.latest_month.map(|m| m.long_name()),
+        };
+        match render_page(&self.env, template, &base, page) {
+            Ok(html) => self.site.insert(place.path.clone(), html),
+            Err(error) => self
+                .problems
+                .push(template_problem(&snapshot.config.paths.site, &error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn theme(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+        files
+            .iter()
+            .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_family_is_rendered_with_the_templates_it_reaches() {
+        let templates = theme(&[
+            ("base.html", "{% import 'macros.html' as m %}<html>"),
+            ("macros.html", "{% macro x() %}{% endmacro %}"),
+            ("report.html", "{% extends \"base.html\" %}"),
+            (
+                "template.html",
+                "{%- extends \"base.html\" %}{% include \"form.html\" %}",
+            ),
+            ("form.html", ""),
+            ("quality.html", "{% extends 'base.html' %}"),
+        ]);
+        assert_eq!(
+            theme_closure(&templates, &["report.html"]),
+            ["base.html", "macros.html", "report.html"]
+                .map(String::from)
+                .into()
+        );
+        assert!(theme_closure(&templates, &["template.html"]).contains("form.html"));
+        assert!(!theme_closure(&templates, &["quality.html"]).contains("form.html"));
+    }
+
+    #[test]
+    fn a_computed_template_name_reaches_every_template() {
+        let templates = theme(&[
+            ("report.html", "{% include page_kind ~ '.html' %}"),
+            ("a.html", ""),
+            ("b.html", ""),
+        ]);
+        assert_eq!(theme_closure(&templates, &["report.html"]).len(), 3);
+    }
+}

@@ -1,0 +1,323 @@
+//! Template pages: the list of templates, each template as a read-only form with its uptake,
+//! and a page per version from git with its changes against the version before.
+
+use minijinja::{Value, context};
+
+use crate::analyse::{Cell, QueryResult, run_query};
+use crate::diagnostic::Diagnostic;
+use crate::history::TemplateVersion;
+use crate::model::{ColumnFormat, Template, TemplateStatus};
+use crate::snapshot::Loaded;
+
+use super::chart::{self, ChartModel, Series, XAxis};
+use super::format::format_cell;
+use super::site::{PagePlace, Renderer, relative, ser};
+use super::views::{CellView, ChartView, TableView, chart_csv, chart_table, has_missing};
+
+/// Active and new plans per month in London for one template.
+fn uptake_sql(template_id: &str) -> String {
+    format!(
+        "SELECT month, active_plans, new_plans FROM metrics WHERE template = '{}' AND area_level = 'london' ORDER BY month",
+        template_id.replace('\'', "''")
+    )
+}
+
+fn text_cell(text: impl Into<String>) -> CellView {
+    CellView {
+        text: text.into(),
+        missing: false,
+    }
+}
+
+impl Renderer<'_> {
+    /// Runs a query of careplans' own, or records why it failed at `path`.
+    fn own_query(&mut self, sql: &str, path: &str) -> Option<QueryResult> {
+        match run_query(self.inputs.tables, sql, None) {
+            Ok(result) => Some(result),
+            Err(message) => {
+                self.problems.push(Diagnostic::error(
+                    "analysis",
+                    path,
+                    format!("cannot compute the figures for this page: {message}"),
+                ));
+                None
+            }
+        }
+    }
+
+    pub(super) fn templates_index(&mut self) {
+        let snapshot = self.inputs.snapshot;
+        let tables = self.inputs.tables;
+        let latest = tables.latest_month.map(|m| m.to_string());
+        let mut rows = Vec::new();
+        for loaded in &snapshot.templates {
+            let template = &loaded.value;
+            let Some(uptake) = self.own_query(&uptake_sql(&template.id), &loaded.path) else {
+                continue;
+            };
+            let latest_active = uptake
+                .rows
+                .iter()
+                .rev()
+                .find(|r| Some(r[0].as_text()) == latest)
+                .map(|r| r[1].clone())
+                .unwrap_or(Cell::Null);
+            let safety_critical = template.fields().filter(|(_, f)| f.safety_critical).count();
+            rows.push(vec![
+                text_cell(template.title.clone()),
+                text_cell(template.version.to_string()),
+                text_cell(status_name(template.status)),
+                text_cell(template.sections.len().to_string()),
+                text_cell(template.fields().count().to_string()),
+                text_cell(safety_critical.to_string()),
+                match format_cell(&latest_active, Some(ColumnFormat::Integer)) {
+                    Some(text) => text_cell(text),
+                    None => CellView {
+                        text: "suppressed".into(),
+                        missing: true,
+                    },
+                },
+            ]);
+        }
+        let table = TableView {
+            caption: format!(
+                "Care-plan templates{}",
+                tables
+                    .latest_month
+                    .map(|m| format!(", with active plans in {}", m.long_name()))
+                    .unwrap_or_default()
+            ),
+            headers: [
+                "Template",
+                "Version",
+                "Status",
+                "Sections",
+                "Fields",
+                "Safety-critical fields",
+                "Active plans",
+            ]
+            .map(String::from)
+            .to_vec(),
+            numeric: vec![false, false, false, true, true, true, true],
+            rows,
+        };
+        let links: Vec<(String, String)> = snapshot
+            .templates
+            .iter()
+            .map(|t| {
+                (
+                    t.value.title.clone(),
+                    format!("templates/{}/index.html", t.value.id),
+                )
+            })
+            .collect();
+        let place = PagePlace {
+            path: "templates/index.html".into(),
+            title: "Care-plan templates".into(),
+            breadcrumbs: vec![("London".into(), "index.html".into())],
+        };
+        let missing = has_missing(&table);
+        self.render(
+            "templates.html",
+            &place,
+            context! { table => ser(&table), links => ser(self.links(&place.path, &links)), suppressed_note => missing },
+        );
+    }
+
+    pub(super) fn template_page(&mut self, loaded: &Loaded<Template>) {
+        let template = &loaded.value;
+        let path = format!("templates/{}/index.html", template.id);
+        let Some(uptake) = self.own_query(&uptake_sql(&template.id), &loaded.path) else {
+            return;
+        };
+        let categories: Vec<String> = uptake.rows.iter().map(|r| r[0].as_text()).collect();
+        let model = ChartModel {
+            id: "uptake".into(),
+            kind: crate::model::ChartType::Line,
+            title: format!("People in London with an active {} plan", template.title),
+            description: format!(
+                "Active plans using the {} template at the end of each month, London.",
+                template.title
+            ),
+            x_label: "Month".into(),
+            x_axis: XAxis::of(&categories),
+            units: "active plans".into(),
+            categories,
+            series: vec![Series {
+                name: "Active plans".into(),
+                values: uptake.rows.iter().map(|r| r[1].as_f64()).collect(),
+            }],
+            markers: Vec::new(),
+        };
+        let csv_path = format!("data/templates-{}-uptake.csv", template.id);
+        self.site.insert(csv_path.clone(), chart_csv(&model));
+        let chart = ChartView {
+            anchor: "uptake".into(),
+            title: model.title.clone(),
+            description: model.description.clone(),
+            svg: chart::render_svg(&model),
+            table: chart_table(&model),
+            csv: relative(&path, &csv_path),
+        };
+        let json_path = format!("data/templates-{}.json", template.id);
+        match serde_json::to_vec_pretty(
+            &serde_json::json!({ "template": template, "uptake": uptake }),
+        ) {
+            Ok(json) => self.site.insert(json_path.clone(), json),
+            Err(error) => self.problems.push(Diagnostic::error(
+                "render",
+                &loaded.path,
+                format!("cannot write the template's data as JSON: {error}"),
+            )),
+        }
+        let place = PagePlace {
+            path: path.clone(),
+            title: template.title.clone(),
+            breadcrumbs: vec![
+                ("London".into(), "index.html".into()),
+                ("Templates".into(), "templates/index.html".into()),
+            ],
+        };
+        let mut contents: Vec<(String, String)> = template
+            .sections
+            .iter()
+            .map(|s| (format!("section-{}", s.id), s.title.clone()))
+            .collect();
+        contents.push(("template-uptake".into(), "Uptake".into()));
+        let versions = self.version_pages(template, &path);
+        if versions.is_some() {
+            contents.push(("history".into(), "Version history".into()));
+        }
+        self.render(
+            "template.html",
+            &place,
+            context! {
+                versions => versions,
+                contents => contents,
+                template => template_view(template),
+                chart => ser(&chart),
+                json => relative(&path, &json_path),
+                source_path => loaded.path.clone(),
+            },
+        );
+    }
+
+    /// One page per version of a template with its semantic diff against the previous
+    /// version; returns the version list for the template's page (newest first).
+    fn version_pages(&mut self, template: &Template, template_path: &str) -> Option<Value> {
+        let history = self.inputs.history?;
+        let versions: &Vec<TemplateVersion> = history.templates.get(&template.id)?;
+        let mut rows = Vec::new();
+        for (index, version) in versions.iter().enumerate() {
+            let path = format!("templates/{}/v{}.html", template.id, version.version);
+            let previous = index.checked_sub(1).map(|i| &versions[i]);
+            let changes: Vec<Value> = match (previous.and_then(|p| p.template.as_ref()), version.template.as_ref()) {
+                (Some(before), Some(after)) => crate::review::diff_templates(std::slice::from_ref(before), std::slice::from_ref(after))
+                    .into_iter()
+                    .flat_map(|d| d.changes)
+                    .map(|c| context! { description => c.description, bump => c.bump.to_string(), safety => c.safety })
+                    .collect(),
+                // The first version, or a version whose file cannot be read: nothing to compare.
+                _ => Vec::new(),
+            };
+            let trailers: Vec<String> = version
+                .trailers
+                .iter()
+                .map(|t| format!("{}: {}", t.key, t.value))
+                .collect();
+            let place = PagePlace {
+                path: path.clone(),
+                title: format!("{} {}", template.title, version.version),
+                breadcrumbs: vec![
+                    ("London".into(), "index.html".into()),
+                    ("Templates".into(), "templates/index.html".into()),
+                    (template.title.clone(), template_path.to_owned()),
+                ],
+            };
+            self.render(
+                "version.html",
+                &place,
+                context! {
+                    version => version.version.clone(),
+                    previous => previous.map(|p| p.version.clone()),
+                    commit => version.commit.clone(),
+                    date => version.date.clone(),
+                    author => version.author.clone(),
+                    subject => version.subject.clone(),
+                    trailers => trailers.clone(),
+                    changes => changes,
+                    template_link => relative(&path, template_path),
+                },
+            );
+            rows.push(context! {
+                version => version.version.clone(),
+                href => relative(template_path, &path),
+                date => version.date.clone(),
+                author => version.author.clone(),
+                subject => version.subject.clone(),
+                commit => version.commit[..10.min(version.commit.len())].to_owned(),
+                trailers => trailers,
+            });
+        }
+        rows.reverse();
+        Some(Value::from(rows))
+    }
+}
+
+fn status_name(status: TemplateStatus) -> &'static str {
+    match status {
+        TemplateStatus::Draft => "Draft",
+        TemplateStatus::Active => "Active",
+        TemplateStatus::Retired => "Retired",
+    }
+}
+
+/// The template as the read-only form shows it.
+fn template_view(template: &Template) -> Value {
+    let sections: Vec<Value> = template
+        .sections
+        .iter()
+        .map(|section| {
+            let fields: Vec<Value> = section
+                .fields
+                .iter()
+                .map(|field| {
+                    let services = template.services_for(section, field);
+                    let differs = services != template.section_services(section);
+                    context! {
+                        id => field.id.clone(),
+                        label => field.label.clone(),
+                        kind => field.field_type.describe(),
+                        options => field.options.iter().map(|o| o.label().to_owned()).collect::<Vec<_>>(),
+                        value_set => field.value_set.clone(),
+                        unit => field.unit.clone(),
+                        required => field.required,
+                        safety_critical => field.safety_critical,
+                        guidance => field.guidance.clone(),
+                        snomed => field.snomed.as_ref().map(|s| format!("{} {}", s.code, s.term)),
+                        services => differs.then(|| services.iter().map(|s| s.name()).collect::<Vec<_>>()),
+                    }
+                })
+                .collect();
+            context! {
+                id => section.id.clone(),
+                title => section.title.clone(),
+                guidance => section.guidance.clone(),
+                services => template.section_services(section).iter().map(|s| s.name()).collect::<Vec<_>>(),
+                fields => fields,
+            }
+        })
+        .collect();
+    context! {
+        id => template.id.clone(),
+        title => template.title.clone(),
+        version => template.version.to_string(),
+        status => status_name(template.status),
+        retired_from => template.retired_from.map(|m| m.long_name()),
+        replaced_by => template.replaced_by.clone(),
+        description => template.description.clone(),
+        audience => template.audience.clone(),
+        snomed => template.snomed.as_ref().map(|s| format!("{} {}", s.code, s.term)),
+        sections => sections,
+    }
+}
