@@ -174,8 +174,8 @@ pub struct SynthArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// File format of the extract
-    #[arg(long, value_enum, default_value_t = crate::synth::extract::ExtractFormat::Csv)]
-    pub format: crate::synth::extract::ExtractFormat,
+    #[arg(long, value_enum, default_value_t = crate::extract::ExtractFormat::Csv)]
+    pub format: crate::extract::ExtractFormat,
     /// Folder to write the published monthly metrics into (YYYY-MM.csv files there are replaced)
     #[arg(long, value_name = "DIR")]
     pub metrics: Option<PathBuf>,

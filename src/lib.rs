@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod diagnostic;
 pub mod disclosure;
+pub mod extract;
 pub mod history;
 pub mod import;
 pub mod model;

@@ -196,15 +196,34 @@ pub enum Service {
     EmergencyDepartment,
     #[serde(rename = "gp")]
     GeneralPractice,
+    #[serde(rename = "community")]
+    Community,
+    #[serde(rename = "hospice")]
+    Hospice,
+    #[serde(rename = "care-home")]
+    CareHome,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    /// Every service a template can show a section to (CMC's audit log named these team
+    /// types; only the first five are counted as views in the metrics).
+    pub const ALL: [Service; 8] = [
         Service::Nhs111,
         Service::Ambulance,
         Service::OutOfHoursGp,
         Service::EmergencyDepartment,
         Service::GeneralPractice,
+        Service::Community,
+        Service::Hospice,
+        Service::CareHome,
+    ];
+
+    /// The services that respond in an emergency, for whom safety-critical fields exist.
+    pub const URGENT: [Service; 4] = [
+        Service::Nhs111,
+        Service::Ambulance,
+        Service::OutOfHoursGp,
+        Service::EmergencyDepartment,
     ];
 
     /// The id used in records and extracts.
@@ -215,6 +234,9 @@ impl Service {
             Service::OutOfHoursGp => "ooh-gp",
             Service::EmergencyDepartment => "ed",
             Service::GeneralPractice => "gp",
+            Service::Community => "community",
+            Service::Hospice => "hospice",
+            Service::CareHome => "care-home",
         }
     }
 
@@ -225,6 +247,9 @@ impl Service {
             Service::OutOfHoursGp => "Out-of-hours GP",
             Service::EmergencyDepartment => "Emergency department",
             Service::GeneralPractice => "GP practice",
+            Service::Community => "Community health services",
+            Service::Hospice => "Hospice",
+            Service::CareHome => "Care home",
         }
     }
 }
@@ -378,6 +403,19 @@ pub struct Field {
     pub guidance: Option<String>,
     pub snomed: Option<Snomed>,
     pub visible_to: Option<Vec<Service>>,
+    /// The field applies (and is then required, when `required`) only when another field has
+    /// one of the given answers; otherwise it is not applicable.
+    #[serde(default)]
+    pub required_when: Option<Condition>,
+}
+
+/// When a field applies: another field of the same template (field ids are unique across a
+/// template) has one of these answers (option labels; "Yes" or "No" for a yes/no field).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub field: String,
+    pub answers: Vec<String>,
 }
 
 /// Which level of geography an area is.
@@ -726,14 +764,15 @@ impl Measure {
         self as usize
     }
 
-    /// The views measure for a service.
-    pub fn views_of(service: Service) -> Measure {
+    /// The views measure for a service, for the services whose views the metrics count.
+    pub fn views_of(service: Service) -> Option<Measure> {
         match service {
-            Service::Ambulance => Measure::ViewsLas,
-            Service::Nhs111 => Measure::Views111,
-            Service::OutOfHoursGp => Measure::ViewsOohGp,
-            Service::EmergencyDepartment => Measure::ViewsEd,
-            Service::GeneralPractice => Measure::ViewsGp,
+            Service::Ambulance => Some(Measure::ViewsLas),
+            Service::Nhs111 => Some(Measure::Views111),
+            Service::OutOfHoursGp => Some(Measure::ViewsOohGp),
+            Service::EmergencyDepartment => Some(Measure::ViewsEd),
+            Service::GeneralPractice => Some(Measure::ViewsGp),
+            Service::Community | Service::Hospice | Service::CareHome => None,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::cli::SynthArgs;
 use crate::model::Month;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
-use crate::synth::{self, extract, model, write_model_metrics};
+use crate::synth::{self, model, write_model_metrics, writer};
 
 use super::EXIT_OK;
 
@@ -37,7 +37,7 @@ pub fn run(root: &Path, args: &SynthArgs) -> Result<u8> {
         if let Some(events) = args.events {
             inputs.view_scale = synth::view_scale_for(&inputs, events);
         }
-        let (plans, events) = extract::write_extract(&inputs, &dir, args.format)?;
+        let (plans, events) = writer::write_extract(&inputs, &dir, args.format)?;
         eprintln!(
             "wrote an extract of {plans} plans and {events} events to {}",
             dir.display()

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use crate::config::DisclosureRule;
 use crate::disclosure;
 use crate::disclosure::secondary::{CellStatus, LinkedTable};
+use crate::extract::Reference;
 use crate::model::{ALL_TEMPLATES, Areas, Count, Measure, MetricRow, Month};
-use crate::synth::model::{Event, EventKind, ModelInputs, PlanRecord, Sink};
+use crate::synth::model::{Event, EventKind, PlanRecord, Sink};
 
 const MEASURES: usize = Measure::ALL.len();
 
@@ -24,12 +25,13 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(inputs: &ModelInputs) -> Aggregator {
-        let months = inputs.months as usize;
-        let boroughs = inputs.boroughs.len();
-        let templates = inputs.templates.len();
+    /// An empty aggregator for the codes of `reference` over `months` months from `first_month`.
+    pub fn new(reference: &Reference, first_month: Month, months: u32) -> Aggregator {
+        let months = months as usize;
+        let boroughs = reference.boroughs.len();
+        let templates = reference.templates.len();
         Aggregator {
-            first_month: inputs.first_month,
+            first_month,
             months,
             boroughs,
             templates,
@@ -140,7 +142,9 @@ impl Sink for Aggregator {
         ) else {
             return;
         };
-        self.cell(month, borough, template)[Measure::views_of(event.service).index()] += 1;
+        if let Some(measure) = Measure::views_of(event.service) {
+            self.cell(month, borough, template)[measure.index()] += 1;
+        }
     }
 }
 
@@ -148,25 +152,24 @@ impl Sink for Aggregator {
 /// order) for all templates and then each template, counts disclosure-controlled.
 pub fn publish(
     aggregator: &Aggregator,
-    inputs: &ModelInputs,
+    reference: &Reference,
     areas: &Areas,
     rule: &DisclosureRule,
 ) -> Vec<(Month, Vec<MetricRow>)> {
     // Which boroughs (by index in the inputs) make up each published area.
-    let borough_index = inputs.borough_index();
+    let borough_index = reference.borough_index();
     let members = |code: &str| -> Vec<usize> {
         areas
             .summaries()
             .into_iter()
             .find(|a| a.code == code)
             .map(|area| match area.level {
-                crate::model::AreaLevel::London => (0..inputs.boroughs.len()).collect(),
-                crate::model::AreaLevel::Stp => inputs
+                crate::model::AreaLevel::London => (0..reference.boroughs.len()).collect(),
+                crate::model::AreaLevel::Stp => areas
                     .boroughs
                     .iter()
-                    .enumerate()
-                    .filter(|(_, b)| b.stp == code)
-                    .map(|(i, _)| i)
+                    .filter(|b| b.stp == code)
+                    .filter_map(|b| borough_index.get(b.code.as_str()).copied())
                     .collect(),
                 crate::model::AreaLevel::Borough => {
                     borough_index.get(code).copied().into_iter().collect()
@@ -187,8 +190,8 @@ pub fn publish(
             summaries.iter().position(|p| p.code == parent)
         })
         .collect();
-    let mut template_order: Vec<usize> = (0..inputs.templates.len()).collect();
-    template_order.sort_by(|&a, &b| inputs.templates[a].id.cmp(&inputs.templates[b].id));
+    let mut template_order: Vec<usize> = (0..reference.templates.len()).collect();
+    template_order.sort_by(|&a, &b| reference.templates[a].cmp(&reference.templates[b]));
 
     let mut out = Vec::with_capacity(aggregator.months);
     for month in 0..aggregator.months {
@@ -236,7 +239,7 @@ pub fn publish(
             };
             rows.push(row(ALL_TEMPLATES, counts[area * width + width - 1]));
             for (column, &t) in template_order.iter().enumerate() {
-                rows.push(row(&inputs.templates[t].id, counts[area * width + column]));
+                rows.push(row(&reference.templates[t], counts[area * width + column]));
             }
         }
         out.push((month_value, rows));

@@ -14,24 +14,23 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::extract::{collect_streaming, scan_table, table_path};
+use super::extract::{collect_streaming, scan_table};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Month, Service};
-use crate::synth::extract::{EVENTS_HEADER, ExtractFormat, PLANS_HEADER};
-use crate::synth::model::{AGE_BANDS, ModelInputs};
+use crate::extract::{
+    AGE_BANDS, EVENT_KINDS, EVENTS_HEADER, ExtractFormat, PLAN_STATUSES, PLANS_HEADER, Reference,
+    Table, VIEWING_SERVICES, table_path,
+};
+use crate::model::Month;
 use crate::validate::identifiers;
 use crate::yaml::Span;
 
 /// Past this many problems the check stops: an extract that bad needs fixing at its source.
 pub const MAX_PROBLEMS: usize = 50;
 
-const STATUSES: [&str; 3] = ["active", "deceased", "archived"];
-const KINDS: [&str; 2] = ["view", "update"];
-
-fn rules(inputs: &ModelInputs, today: Month) -> Arc<Rules> {
+fn rules(reference: &Reference, today: Month) -> Arc<Rules> {
     Arc::new(Rules {
-        boroughs: inputs.boroughs.iter().map(|b| b.code.clone()).collect(),
-        templates: inputs.templates.iter().map(|t| t.id.clone()).collect(),
+        boroughs: reference.boroughs.iter().cloned().collect(),
+        templates: reference.templates.iter().cloned().collect(),
         today,
     })
 }
@@ -41,13 +40,13 @@ fn rules(inputs: &ModelInputs, today: Month) -> Arc<Rules> {
 pub fn check_rows(
     dir: &Path,
     format: ExtractFormat,
-    inputs: &ModelInputs,
+    reference: &Reference,
     today: Month,
 ) -> Vec<Diagnostic> {
-    let rules = rules(inputs, today);
+    let rules = rules(reference, today);
     let mut problems = Vec::new();
-    let plans = table_path(dir, "plans", format);
-    let events = table_path(dir, "events", format);
+    let plans = table_path(dir, Table::Plans, format);
+    let events = table_path(dir, Table::Events, format);
     let plans_rule = |column: &str, cell: &str| rules.plans_cell(column, cell);
     let events_rule = |column: &str, cell: &str| rules.events_cell(column, cell);
     let plans_row = |cells: &[&str]| rules.plans_row(cells);
@@ -93,8 +92,8 @@ pub fn check_rows(
 /// The polars filters that pick out rows `check_rows` might refuse, for plans and events:
 /// counted during the aggregation of a Parquet extract, whose rows are then only checked one
 /// by one if any turn up.
-pub fn suspects(inputs: &ModelInputs, today: Month) -> (Expr, Expr) {
-    let rules = rules(inputs, today);
+pub fn suspects(reference: &Reference, today: Month) -> (Expr, Expr) {
+    let rules = rules(reference, today);
     (plans_suspects(&rules), events_suspects(&rules))
 }
 
@@ -105,7 +104,7 @@ pub fn check_schema(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
     if format == ExtractFormat::Csv {
         return problems;
     }
-    for (table, header) in [("plans", PLANS_HEADER), ("events", EVENTS_HEADER)] {
+    for (table, header) in [(Table::Plans, PLANS_HEADER), (Table::Events, EVENTS_HEADER)] {
         let path = table_path(dir, table, format);
         let shown = path.display().to_string();
         let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
@@ -146,7 +145,7 @@ pub fn check_schema(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
 /// Each plan must be listed once: a repeated plan would be counted twice. Counted on a
 /// streaming pass first (numbering rows does not stream); rows are named only if needed.
 pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
-    let path = table_path(dir, "plans", format);
+    let path = table_path(dir, Table::Plans, format);
     let Ok(plans) = scan_table(&path, format) else {
         return Vec::new();
     };
@@ -196,8 +195,8 @@ pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
 /// Events whose plan is not in the plans table (they would vanish from every figure). Only
 /// run when the aggregation found some, to name their rows.
 pub fn unknown_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
-    let plans_path = table_path(dir, "plans", format);
-    let events_path = table_path(dir, "events", format);
+    let plans_path = table_path(dir, Table::Plans, format);
+    let events_path = table_path(dir, Table::Events, format);
     let (Ok(plans), Ok(events)) = (
         scan_table(&plans_path, format),
         scan_table(&events_path, format),
@@ -318,9 +317,9 @@ impl Rules {
             "age_band" if !AGE_BANDS.contains(&cell) => Err(format!("unknown age band `{cell}`")),
             "created" | "last_updated" => self.month(cell),
             "died_month" if !cell.is_empty() => self.month(cell),
-            "status" if !STATUSES.contains(&cell) => Err(format!(
+            "status" if !PLAN_STATUSES.contains(&cell) => Err(format!(
                 "unknown status `{cell}`; expected one of {}",
-                STATUSES.join(", ")
+                PLAN_STATUSES.join(", ")
             )),
             "cpr_decision_recorded"
             | "preferred_place_of_death_recorded"
@@ -363,10 +362,10 @@ impl Rules {
                 Some(month) if month > self.today => Err(format!("{cell} is in the future")),
                 Some(_) => Ok(()),
             },
-            "service" if !Service::ALL.iter().any(|s| s.id() == cell) => {
+            "service" if !VIEWING_SERVICES.iter().any(|s| s.id() == cell) => {
                 Err(format!("unknown service `{cell}`"))
             }
-            "kind" if !KINDS.contains(&cell) => Err(format!("unknown kind `{cell}`")),
+            "kind" if !EVENT_KINDS.contains(&cell) => Err(format!("unknown kind `{cell}`")),
             _ => Ok(()),
         }
     }
@@ -399,12 +398,6 @@ fn refused(rules: &Arc<Rules>, column: &'static str, table: Table) -> Expr {
         },
         |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
     )
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Table {
-    Plans,
-    Events,
 }
 
 fn plans_suspects(rules: &Arc<Rules>) -> Expr {

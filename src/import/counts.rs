@@ -12,8 +12,8 @@ use std::path::Path;
 
 use super::aggregate::Aggregator;
 use crate::diagnostic::Diagnostic;
+use crate::extract::Reference;
 use crate::model::{Measure, Month};
-use crate::synth::model::ModelInputs;
 use crate::yaml::Span;
 
 pub const COUNTS_FILE: &str = "counts.csv";
@@ -31,7 +31,7 @@ type Row = (Month, usize, usize, Vec<u64>);
 /// Reads and checks a counts file; either every row, or every problem (file, row, column).
 pub fn read_counts(
     path: &Path,
-    inputs: &ModelInputs,
+    reference: &Reference,
     today: Month,
 ) -> Result<Vec<Row>, Vec<Diagnostic>> {
     let shown = path.display().to_string();
@@ -39,8 +39,8 @@ pub fn read_counts(
         Diagnostic::error(code, &shown, message).at(Span::point(row, column))
     };
     let mut reader = super::check::open_csv(path)?;
-    let boroughs = inputs.borough_index();
-    let templates = inputs.template_index();
+    let boroughs = reference.borough_index();
+    let templates = reference.template_index();
     let header = header();
     let width = header.split(',').count();
     let mut rows = Vec::new();

@@ -6,21 +6,15 @@
 //! is `aggregate::publish`'s and `write`'s.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use crate::model::{Measure, Month, Service};
-use crate::synth::extract::ExtractFormat;
-use crate::synth::model::ModelInputs;
-
-/// Where one table of an extract is: `plans.csv`, `events.parquet`, ...
-pub fn table_path(dir: &Path, table: &str, format: ExtractFormat) -> PathBuf {
-    dir.join(format!("{table}.{}", format.extension()))
-}
+use crate::extract::{ExtractFormat, Reference, Table, VIEWING_SERVICES, table_path};
+use crate::model::{Measure, Month};
 
 /// Runs a query on the streaming engine, which reads the tables in morsels: memory stays flat
 /// however many events there are (only the plans side of a join and small results are held).
@@ -95,7 +89,7 @@ fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
 
 /// Each plan's cell as one small number, `borough x templates + template` (null when either
 /// is unknown): the join carries it instead of two strings, and groups hash it cheaply.
-fn cell_index(inputs: &ModelInputs) -> Expr {
+fn cell_index(reference: &Reference) -> Expr {
     let index_of = |column: &'static str, index: HashMap<String, u32>| {
         let index = Arc::new(index);
         col(column).map(
@@ -116,9 +110,9 @@ fn cell_index(inputs: &ModelInputs) -> Expr {
             .map(|(k, v)| (k.to_owned(), v as u32))
             .collect()
     };
-    let templates = inputs.templates.len() as u32;
-    index_of("borough_code", owned(inputs.borough_index())) * lit(templates)
-        + index_of("template_id", owned(inputs.template_index()))
+    let templates = reference.templates.len() as u32;
+    index_of("borough_code", owned(reference.borough_index())) * lit(templates)
+        + index_of("template_id", owned(reference.template_index()))
 }
 
 /// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
@@ -151,13 +145,13 @@ pub struct Aggregated {
 pub fn aggregate_extract(
     dir: &Path,
     format: ExtractFormat,
-    inputs: &ModelInputs,
+    reference: &Reference,
     window: Option<(Month, Month)>,
     suspects: (Expr, Expr),
 ) -> Result<Aggregated> {
     let sum = |name: &str| col(name).sum().alias(name);
     let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
-    let plans = scan_table(&table_path(dir, "plans", format), format)?.with_columns([
+    let plans = scan_table(&table_path(dir, Table::Plans, format), format)?.with_columns([
         month_index("created").alias("created_index"),
         // A plan stops being live in the month its person died or it was archived.
         when(not_empty("died_month"))
@@ -169,7 +163,7 @@ pub fn aggregate_extract(
         flag("cpr_decision_recorded").alias("cpr"),
         flag("preferred_place_of_death_recorded").alias("ppd"),
         flag("died_in_preferred_place").alias("dipp"),
-        cell_index(inputs).alias("cell"),
+        cell_index(reference).alias("cell"),
     ]);
     let keys = |month: Expr| [col("cell"), month.alias("month")];
     // Every plan is in exactly one group of starts, so its suspect count covers the table.
@@ -207,10 +201,10 @@ pub fn aggregate_extract(
             .sum()
             .alias(service)
     };
-    let mut event_sums: Vec<Expr> = Service::ALL.iter().map(|s| view_of(s.id())).collect();
+    let mut event_sums: Vec<Expr> = VIEWING_SERVICES.iter().map(|s| view_of(s.id())).collect();
     event_sums.push(len().cast(DataType::UInt64).alias("events"));
     event_sums.push(col("suspect").sum().alias("suspect"));
-    let events = scan_table(&table_path(dir, "events", format), format)?
+    let events = scan_table(&table_path(dir, Table::Events, format), format)?
         .with_column(suspects.1.cast(DataType::UInt64).alias("suspect"))
         .join(
             plans.select([col("plan_id"), col("cell")]),
@@ -225,10 +219,10 @@ pub fn aggregate_extract(
     let starts = collect_groups(starts, &["plans", "cpr", "ppd", "suspect"])?;
     let ends = collect_groups(ends, &["plans", "cpr", "ppd"])?;
     let deaths = collect_groups(deaths, &["deaths", "dipp"])?;
-    let mut event_columns: Vec<&str> = Service::ALL.iter().map(|s| s.id()).collect();
+    let mut event_columns: Vec<&str> = VIEWING_SERVICES.iter().map(|s| s.id()).collect();
     event_columns.extend(["events", "suspect"]);
     let events = collect_groups(events, &event_columns)?;
-    let (events_at, suspect_at) = (Service::ALL.len(), Service::ALL.len() + 1);
+    let (events_at, suspect_at) = (VIEWING_SERVICES.len(), VIEWING_SERVICES.len() + 1);
 
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.2[3]).sum::<u64>();
@@ -250,10 +244,14 @@ pub fn aggregate_extract(
     };
     let months = usize::try_from(last.index() - first.index() + 1)
         .map_err(|_| anyhow!("the extract's months are out of order"))?;
-    let mut aggregator =
-        Aggregator::empty(first, months, inputs.boroughs.len(), inputs.templates.len());
+    let mut aggregator = Aggregator::empty(
+        first,
+        months,
+        reference.boroughs.len(),
+        reference.templates.len(),
+    );
 
-    let templates = inputs.templates.len();
+    let templates = reference.templates.len();
     let cell = |group: &Group| {
         let cell = group.0? as usize;
         Some((cell / templates, cell % templates, group.1?))
@@ -307,14 +305,10 @@ pub fn aggregate_extract(
     }
     for group in &events {
         if let Some((b, t, month)) = cell(group) {
-            for (service, value) in Service::ALL.iter().zip(&group.2) {
-                aggregator.add(
-                    Month::from_index(month),
-                    b,
-                    t,
-                    Measure::views_of(*service),
-                    *value,
-                );
+            for (service, value) in VIEWING_SERVICES.iter().zip(&group.2) {
+                if let Some(measure) = Measure::views_of(*service) {
+                    aggregator.add(Month::from_index(month), b, t, measure, *value);
+                }
             }
         }
     }

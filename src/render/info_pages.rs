@@ -4,7 +4,6 @@
 use minijinja::{Value, context};
 
 use crate::diagnostic::Severity;
-use crate::model::Service;
 
 use super::site::{PagePlace, Renderer};
 
@@ -77,7 +76,7 @@ impl Renderer<'_> {
                 threshold => rule.threshold,
                 rounding_base => rule.rounding_base,
                 secondary_suppression => rule.secondary_suppression,
-                services => Service::ALL.iter().map(|s| context! { id => s.id(), name => s.name() }).collect::<Vec<_>>(),
+                services => crate::extract::VIEWING_SERVICES.iter().map(|s| context! { id => s.id(), name => s.name() }).collect::<Vec<_>>(),
             },
         );
     }

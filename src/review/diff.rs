@@ -935,7 +935,7 @@ sections:
     fn hiding_a_section_from_a_service_is_major_and_reported_once() {
         let head = BASE.replace(
             "    title: Preferences\n",
-            "    title: Preferences\n    visible_to: [gp, ooh-gp, ed, las]\n",
+            "    title: Preferences\n    visible_to: [gp, ooh-gp, ed, las, community, hospice, care-home]\n",
         );
         let change = one_change(&head);
         assert_eq!(change.bump, Bump::Major);

@@ -1,14 +1,15 @@
 //! Realistic synthetic data from a seeded model: record-level plans and events, and through
 //! `import` the published monthly metrics bundled in `records/metrics/`.
 
-pub mod extract;
 pub mod model;
 pub mod rng;
+pub mod writer;
 
 use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use crate::extract::Reference;
 use crate::model::{Month, TemplateStatus};
 use crate::snapshot::Snapshot;
 use model::{BoroughInput, ModelInputs, TemplateInput};
@@ -24,12 +25,10 @@ pub fn inputs_from_snapshot(
     months: u32,
     scale: f64,
 ) -> Result<ModelInputs> {
+    let reference = Reference::from_snapshot(snapshot)?;
     let Some(areas) = &snapshot.areas else {
         bail!("the records have no valid areas file; run `careplans check`");
     };
-    if snapshot.templates.is_empty() {
-        bail!("the records have no valid templates; run `careplans check`");
-    }
     if !(scale.is_finite() && scale > 0.0) {
         bail!("scale must be a positive number");
     }
@@ -46,7 +45,14 @@ pub fn inputs_from_snapshot(
     if !templates.iter().any(|t| t.status == TemplateStatus::Active) {
         bail!("no active template to create plans with");
     }
+    debug_assert!(
+        templates
+            .iter()
+            .map(|t| &t.id)
+            .eq(reference.templates.iter())
+    );
     Ok(ModelInputs {
+        reference,
         seed,
         first_month,
         months,
@@ -121,11 +127,15 @@ pub fn write_model_metrics(
         ));
     };
     let inputs = inputs_from_snapshot(snapshot, seed, first, months, scale)?;
-    let mut aggregator = crate::import::aggregate::Aggregator::new(&inputs);
+    let mut aggregator = crate::import::aggregate::Aggregator::new(
+        &inputs.reference,
+        inputs.first_month,
+        inputs.months,
+    );
     model::run(&inputs, &mut aggregator);
     let published = crate::import::aggregate::publish(
         &aggregator,
-        &inputs,
+        &inputs.reference,
         &areas.value,
         &snapshot.config.disclosure,
     );

@@ -6,16 +6,12 @@
 //! concentrated in older age bands and growing after each area's programme starts, COVID-19
 //! waves in spring 2020 and winter 2021, views concentrated in the last months of life.
 
-use std::collections::HashMap;
-
+use crate::extract::Reference;
 use crate::model::{Month, Service, TemplateStatus};
 
 use super::rng::Rng;
 
-/// Age bands of the extract, youngest first.
-pub const AGE_BANDS: [&str; 5] = ["0-17", "18-64", "65-74", "75-84", "85+"];
-
-/// Share of new plans by age band (index as `AGE_BANDS`).
+/// Share of new plans by age band (index as `extract::AGE_BANDS`).
 const AGE_SHARE: [f64; 5] = [0.02, 0.13, 0.17, 0.30, 0.38];
 
 /// What kind of care a template is for; decides who gets it and how long they live.
@@ -93,6 +89,8 @@ pub struct TemplateInput {
 /// Everything the model is run with.
 #[derive(Debug, Clone)]
 pub struct ModelInputs {
+    /// The codes plans may use; `boroughs` and `templates` follow its order.
+    pub reference: Reference,
     pub seed: u64,
     pub first_month: Month,
     pub months: u32,
@@ -108,18 +106,6 @@ pub struct ModelInputs {
 }
 
 impl ModelInputs {
-    /// Each borough's index by its code.
-    pub fn borough_index(&self) -> HashMap<&str, usize> {
-        let codes = self.boroughs.iter().map(|b| b.code.as_str());
-        codes.enumerate().map(|(i, code)| (code, i)).collect()
-    }
-
-    /// Each template's index by its id.
-    pub fn template_index(&self) -> HashMap<&str, usize> {
-        let ids = self.templates.iter().map(|t| t.id.as_str());
-        ids.enumerate().map(|(i, id)| (id, i)).collect()
-    }
-
     pub fn last_month(&self) -> Month {
         self.first_month.plus_months(i64::from(self.months) - 1)
     }
@@ -152,7 +138,7 @@ pub struct PlanRecord {
     pub borough: usize,
     /// Index into `ModelInputs::templates`.
     pub template: usize,
-    /// Index into `AGE_BANDS`.
+    /// Index into `extract::AGE_BANDS`.
     pub age_band: usize,
     pub created: Month,
     /// The last month the plan was revised; for an archived plan, the month it was archived.
@@ -528,6 +514,10 @@ mod tests {
 
     pub(crate) fn small_inputs(seed: u64) -> ModelInputs {
         ModelInputs {
+            reference: Reference {
+                boroughs: vec!["E09000001".into(), "E09000002".into()],
+                templates: vec!["urgent-care-plan".into(), "legacy".into()],
+            },
             seed,
             first_month: Month::new(2020, 1).unwrap(),
             months: 12,

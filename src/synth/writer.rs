@@ -1,5 +1,6 @@
-//! Writes the model's record-level output as an extract, the shape a secure environment holds:
-//! `plans.csv` and `events.csv`, streamed row by row so any number of plans fits in memory.
+//! Writes the model's record-level output as an extract in the form `extract` defines, the
+//! shape a secure environment holds: `plans` and `events`, streamed row by row so any number
+//! of plans fits in memory.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -7,33 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::model::{AGE_BANDS, Event, ModelInputs, PlanRecord, Sink};
-
-pub const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
-pub const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
-
-/// The file format of an extract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExtractFormat {
-    Csv,
-    Parquet,
-}
-
-impl ExtractFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExtractFormat::Csv => "csv",
-            ExtractFormat::Parquet => "parquet",
-        }
-    }
-
-    /// The format of the extract in `dir`: Parquet if its plans are there as Parquet.
-    pub fn of_extract(dir: &Path) -> Option<ExtractFormat> {
-        [ExtractFormat::Parquet, ExtractFormat::Csv]
-            .into_iter()
-            .find(|f| dir.join(format!("plans.{}", f.extension())).is_file())
-    }
-}
+use super::model::{Event, ModelInputs, PlanRecord, Sink};
+use crate::extract::{AGE_BANDS, EVENTS_HEADER, ExtractFormat, PLANS_HEADER};
 
 /// Rows this many at a time make one Parquet row group: big enough to compress well, small
 /// enough that 100 million events never sit in memory at once.

@@ -1,0 +1,179 @@
+//! The record-level extract's contract: the tables a secure environment hands to `import` (and
+//! `synth` writes), their columns in order, the values each column may hold, and the reference
+//! data (borough codes, template ids) those values are checked against. `import` reads by it,
+//! `synth` writes by it; neither defines it. It reads nothing but the records' own areas and
+//! templates.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::model::Service;
+use crate::snapshot::Snapshot;
+
+/// The plans table, one row per care plan, in this column order.
+pub const PLANS_COLUMNS: [&str; 11] = [
+    "plan_id",
+    "borough_code",
+    "template_id",
+    "age_band",
+    "created",
+    "last_updated",
+    "status",
+    "cpr_decision_recorded",
+    "preferred_place_of_death_recorded",
+    "died_month",
+    "died_in_preferred_place",
+];
+
+/// The events table, one row per audit event, in this column order.
+pub const EVENTS_COLUMNS: [&str; 4] = ["plan_id", "timestamp", "service", "kind"];
+
+/// The plans table's header line.
+pub const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
+
+/// The events table's header line.
+pub const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
+
+/// Age bands, youngest first.
+pub const AGE_BANDS: [&str; 5] = ["0-17", "18-64", "65-74", "75-84", "85+"];
+
+/// A plan's status at the end of the extract.
+pub const PLAN_STATUSES: [&str; 3] = ["active", "deceased", "archived"];
+
+/// What an audit event records.
+pub const EVENT_KINDS: [&str; 2] = ["view", "update"];
+
+/// The services whose views the audit log records (and the metrics count). Other services
+/// may see a plan (community trusts, hospices, care homes) without their views being counted.
+pub const VIEWING_SERVICES: [Service; 5] = [
+    Service::Nhs111,
+    Service::Ambulance,
+    Service::OutOfHoursGp,
+    Service::EmergencyDepartment,
+    Service::GeneralPractice,
+];
+
+/// A table's header line, as a CSV extract starts.
+pub fn header(columns: &[&str]) -> String {
+    columns.join(",")
+}
+
+/// The two tables of an extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Plans,
+    Events,
+}
+
+impl Table {
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Plans => "plans",
+            Table::Events => "events",
+        }
+    }
+
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Plans => &PLANS_COLUMNS,
+            Table::Events => &EVENTS_COLUMNS,
+        }
+    }
+}
+
+/// The file format of an extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    Csv,
+    Parquet,
+}
+
+impl ExtractFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExtractFormat::Csv => "csv",
+            ExtractFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The format of the extract in `dir`: Parquet if its plans are there as Parquet.
+    pub fn of_extract(dir: &Path) -> Option<ExtractFormat> {
+        [ExtractFormat::Parquet, ExtractFormat::Csv]
+            .into_iter()
+            .find(|f| table_path(dir, Table::Plans, *f).is_file())
+    }
+}
+
+/// Where a table of an extract in `dir` lives.
+pub fn table_path(dir: &Path, table: Table, format: ExtractFormat) -> PathBuf {
+    dir.join(format!("{}.{}", table.name(), format.extension()))
+}
+
+/// The codes an extract's rows may use, from the records: every borough of `areas.yaml` (in
+/// its order) and every template (by id). Published figures are indexed the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Borough codes (E09), as `areas.yaml` lists them.
+    pub boroughs: Vec<String>,
+    /// Template ids, sorted.
+    pub templates: Vec<String>,
+}
+
+impl Reference {
+    /// The reference data of a snapshot's records.
+    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Reference> {
+        let Some(areas) = &snapshot.areas else {
+            bail!("the records have no valid areas file; run `careplans check`");
+        };
+        if snapshot.templates.is_empty() {
+            bail!("the records have no valid templates; run `careplans check`");
+        }
+        let mut templates: Vec<String> = snapshot
+            .templates
+            .iter()
+            .map(|t| t.value.id.clone())
+            .collect();
+        templates.sort();
+        Ok(Reference {
+            boroughs: areas
+                .value
+                .boroughs
+                .iter()
+                .map(|b| b.code.clone())
+                .collect(),
+            templates,
+        })
+    }
+
+    /// Each borough's index by its code.
+    pub fn borough_index(&self) -> HashMap<&str, usize> {
+        let codes = self.boroughs.iter().map(String::as_str);
+        codes.enumerate().map(|(i, code)| (code, i)).collect()
+    }
+
+    /// Each template's index by its id.
+    pub fn template_index(&self) -> HashMap<&str, usize> {
+        let ids = self.templates.iter().map(String::as_str);
+        ids.enumerate().map(|(i, id)| (id, i)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_list_the_columns_in_order() {
+        assert_eq!(header(&PLANS_COLUMNS), PLANS_HEADER);
+        assert_eq!(header(&EVENTS_COLUMNS), EVENTS_HEADER);
+    }
+
+    #[test]
+    fn the_viewing_services_are_those_with_a_views_measure() {
+        for service in VIEWING_SERVICES {
+            assert!(crate::model::Measure::views_of(service).is_some());
+        }
+    }
+}
