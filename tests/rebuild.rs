@@ -1,0 +1,289 @@
+//! Incremental rebuilds are exact: after an edit to any kind of file, the site the preview
+//! serves is byte for byte the site a fresh `build` of the same files makes, whatever smaller
+//! path the rebuild took. Driven through `AppState::rebuild`, the function `serve`'s watcher
+//! calls with each debounced batch of changes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use careplans::config::Paths;
+use careplans::model::Month;
+use careplans::pipeline::{Build, Outcome};
+use careplans::serve::AppState;
+use careplans::snapshot::Changes;
+use common::Repo;
+use common::git::Git;
+
+const TEMPLATE: &str = "records/templates/urgent-care-plan.yaml";
+
+/// The small valid repository with the project's reports and theme, committed once so
+/// template pages have a version history.
+fn site_repo() -> Repo {
+    let repo = Repo::valid();
+    common::copy_dir(
+        &common::project_root().join("reports"),
+        &repo.path("reports"),
+    );
+    common::copy_dir(&common::project_root().join("site"), &repo.path("site"));
+    let mut git = Git::init(repo.root());
+    git.commit("Ana Analyst <ana@example.nhs.uk>", "Records");
+    repo
+}
+
+/// What a fresh build of the work tree makes.
+fn fresh_site(repo: &Repo) -> careplans::site::Site {
+    let mut build = Build::open(repo.root(), None, Month::current()).unwrap();
+    let done = build.full();
+    assert!(done.ok(), "a fresh build failed: {:?}", build.problems());
+    build.site().clone()
+}
+
+/// Asserts the preview serves exactly what a fresh build makes.
+fn assert_exact(state: &Arc<AppState>, repo: &Repo, after: &str) {
+    let fresh = fresh_site(repo);
+    let preview = state.preview.read().unwrap();
+    let served: BTreeSet<&String> = preview.site.files.keys().collect();
+    let built: BTreeSet<&String> = fresh.files.keys().collect();
+    assert_eq!(
+        served.symmetric_difference(&built).collect::<Vec<_>>(),
+        Vec::<&&String>::new(),
+        "after {after}: files served but not built, or built but not served"
+    );
+    for (path, bytes) in &fresh.files {
+        assert!(
+            preview.site.files.get(path) == Some(bytes),
+            "after {after}: {path} differs from a fresh build"
+        );
+    }
+}
+
+/// Rebuilds after `paths` changed, as the watcher would, and returns (pages rendered, total).
+fn rebuild(state: &Arc<AppState>, paths: &[&str]) -> (usize, usize) {
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), paths.iter().copied()));
+    match done.outcome {
+        Outcome::Rendered {
+            pages_rendered,
+            pages_total,
+            ..
+        } => (pages_rendered, pages_total),
+        Outcome::Failed { .. } => panic!(
+            "rebuild after {paths:?} failed: {:?}",
+            state.preview.read().unwrap().problems
+        ),
+    }
+}
+
+#[test]
+fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+    assert_exact(&state, &repo, "the first build");
+
+    // (file, from, to, whether fewer pages than all must be rendered)
+    let edits: [(&str, &str, &str, bool); 10] = [
+        (
+            TEMPLATE,
+            "title: Urgent care plan",
+            "title: Universal care plan",
+            false,
+        ),
+        (
+            TEMPLATE,
+            "label: Preferred place of death",
+            "label: Preferred place of death (first choice)",
+            true,
+        ),
+        (
+            "records/metrics/2021-02.csv",
+            "2021-02,E12000007,all,1250",
+            "2021-02,E12000007,all,1300",
+            false,
+        ),
+        (
+            "reports/overview.yaml",
+            "title: Urgent care plans in London",
+            "title: Urgent care plans across London",
+            true,
+        ),
+        (
+            "records/areas.yaml",
+            "adults: 150000",
+            "adults: 152000",
+            false,
+        ),
+        (
+            "records/programmes/nel-adoption.yaml",
+            "name: North East London adoption project",
+            "name: North East London CMC adoption project",
+            false,
+        ),
+        (
+            "careplans.toml",
+            "title = \"London urgent care plans\"",
+            "title = \"Urgent care plans in London\"",
+            false,
+        ),
+        (
+            "records-schema/template.schema.json",
+            "\"title\": \"Care-plan template\"",
+            "\"title\": \"Care-plan template (structure only)\"",
+            false,
+        ),
+        (
+            "site/templates/template.html",
+            "<h1 class=\"nhsuk-heading-xl\">{{ t.title }}</h1>",
+            "<h1 class=\"nhsuk-heading-xl\">{{ t.title }} (template)</h1>",
+            true,
+        ),
+        ("site/static/careplans.css", "", "", true),
+    ];
+    for (path, from, to, partial) in edits {
+        if path.ends_with(".css") {
+            let css = repo.read(path);
+            repo.write(path, format!("{css}\n.cp-note {{ margin: 0; }}\n"));
+        } else {
+            repo.edit(path, from, to);
+        }
+        let (rendered, total) = rebuild(&state, &[path]);
+        if partial {
+            assert!(rendered < total, "{path}: rendered {rendered} of {total}");
+        }
+        assert_exact(&state, &repo, path);
+    }
+}
+
+#[test]
+fn a_static_file_is_copied_and_nothing_is_rendered() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+    let css = repo.read("site/static/careplans.css");
+    repo.write(
+        "site/static/careplans.css",
+        format!("{css}\n.cp-x {{ color: #000; }}\n"),
+    );
+    let done = state.rebuild(&Changes::of_paths(
+        &Paths::default(),
+        ["site/static/careplans.css"],
+    ));
+    assert!(
+        done.log_line().contains("copied") && done.log_line().contains("rendered 0 of"),
+        "{}",
+        done.log_line()
+    );
+    assert_exact(&state, &repo, "a CSS edit");
+}
+
+#[test]
+fn a_report_edit_renders_that_reports_pages_only() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+    let before = state.preview.read().unwrap().site.clone();
+    repo.edit("reports/stp.yaml", "title:", "title: (edited)");
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), ["reports/stp.yaml"]));
+    let Outcome::Rendered { families, site, .. } = &done.outcome else {
+        panic!("{:?}", state.preview.read().unwrap().problems);
+    };
+    assert_eq!(
+        families.iter().map(|f| f.describe()).collect::<Vec<_>>(),
+        ["report stp"]
+    );
+    assert!(
+        site.replaced
+            .iter()
+            .all(|p| p.starts_with("areas/") || p.starts_with("data/"))
+    );
+    assert_eq!(
+        before.get("index.html"),
+        state.preview.read().unwrap().site.get("index.html")
+    );
+    assert_exact(&state, &repo, "a report edit");
+}
+
+#[test]
+fn templates_added_removed_and_broken_then_fixed_stay_exact() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+
+    // A new template: its pages appear.
+    let copy = repo
+        .read(TEMPLATE)
+        .replace("id: urgent-care-plan", "id: second-plan")
+        .replace("title: Urgent care plan", "title: Second plan");
+    repo.write("records/templates/second-plan.yaml", &copy);
+    rebuild(&state, &["records/templates/second-plan.yaml"]);
+    assert!(
+        state
+            .preview
+            .read()
+            .unwrap()
+            .site
+            .get("templates/second-plan/index.html")
+            .is_some()
+    );
+    assert_exact(&state, &repo, "adding a template");
+
+    // A broken edit fails and keeps the last good site; an edit elsewhere while it is broken
+    // is not lost once it is fixed.
+    repo.edit(TEMPLATE, "required: true", "required: sometimes");
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), [TEMPLATE]));
+    assert!(!done.ok());
+    assert!(
+        done.log_line().contains("serving the last good site"),
+        "{}",
+        done.log_line()
+    );
+    repo.edit(
+        "records/templates/second-plan.yaml",
+        "label: Preferred place of death",
+        "label: Preferred place to die",
+    );
+    let done = state.rebuild(&Changes::of_paths(
+        &Paths::default(),
+        ["records/templates/second-plan.yaml"],
+    ));
+    assert!(!done.ok(), "the first template is still broken");
+    repo.edit(TEMPLATE, "required: sometimes", "required: true");
+    rebuild(&state, &[TEMPLATE]);
+    assert_exact(&state, &repo, "fixing a broken template");
+
+    // A template removed: its pages go.
+    repo.remove("records/templates/second-plan.yaml");
+    rebuild(&state, &["records/templates/second-plan.yaml"]);
+    assert!(
+        state
+            .preview
+            .read()
+            .unwrap()
+            .site
+            .get("templates/second-plan/index.html")
+            .is_none()
+    );
+    assert_exact(&state, &repo, "removing a template");
+}
+
+#[test]
+fn a_broken_config_is_read_again_with_the_next_change() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+    repo.edit("careplans.toml", "[site]", "[site\n");
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), ["careplans.toml"]));
+    assert!(!done.ok());
+    // A template edit alone must not slip past the broken config.
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), [TEMPLATE]));
+    assert!(!done.ok(), "the config is still broken");
+    repo.edit("careplans.toml", "[site\n", "[site]");
+    rebuild(&state, &["careplans.toml"]);
+    assert_exact(&state, &repo, "fixing the config");
+}
