@@ -421,3 +421,176 @@ fn a_template_edit_re_renders_only_the_pages_that_depend_on_it() {
         "other pages are kept as they were"
     );
 }
+
+/// A server whose stderr (the rebuild log) is read line by line.
+struct LoggedServer {
+    server: Server,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+fn start_logged(root: &std::path::Path) -> LoggedServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_careplans"))
+        .args(["serve", "--port", "0"])
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    LoggedServer {
+        server: Server { child, address },
+        log,
+    }
+}
+
+impl LoggedServer {
+    /// The next log line naming `path`, within a few seconds.
+    fn line_about(&self, path: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.starts_with(path) => return line,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        panic!("no log line about {path}");
+    }
+}
+
+/// `records/templates/x.yaml changed: rendered 4 of 57 pages in 23 ms` -> (4, 57).
+fn rendered_counts(line: &str, path: &str) -> (usize, usize) {
+    let pattern = regex::Regex::new(&format!(
+        r"^{} changed: rendered (\d+) of (\d+) pages in \d+ ms$",
+        regex::escape(path)
+    ))
+    .unwrap();
+    let found = pattern
+        .captures(line)
+        .unwrap_or_else(|| panic!("unexpected log line: {line}"));
+    (found[1].parse().unwrap(), found[2].parse().unwrap())
+}
+
+#[test]
+fn a_template_edit_in_the_running_server_logs_a_partial_rebuild_and_reloads_the_page() {
+    let repo = site_repo();
+    let server = start_logged(repo.root());
+    let mut stream = events(&server.server.address);
+    std::thread::sleep(Duration::from_millis(300));
+    repo.edit(
+        TEMPLATE,
+        "label: Preferred place of death",
+        "label: Preferred place of death (first choice)",
+    );
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("reload")
+    );
+    let (rendered, total) = rendered_counts(&server.line_about(TEMPLATE), TEMPLATE);
+    assert!(rendered > 0 && rendered < total, "{rendered} of {total}");
+    let page = http_get(
+        &server.server.address,
+        "/templates/urgent-care-plan/index.html",
+    );
+    assert!(page.contains("Preferred place of death (first choice)"));
+
+    // A title reaches the analysis tables and the pages that show it, not every page.
+    repo.edit(
+        TEMPLATE,
+        "title: Urgent care plan",
+        "title: Urgent care plan (London)",
+    );
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("reload")
+    );
+    let (rendered, total) = rendered_counts(&server.line_about(TEMPLATE), TEMPLATE);
+    assert!(rendered < total, "{rendered} of {total}");
+
+    // A broken edit says so in one line.
+    repo.edit(TEMPLATE, "required: true", "required: sometimes");
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("failed")
+    );
+    let line = server.line_about(TEMPLATE);
+    assert!(
+        line.contains("changed: 1 problem in") && line.ends_with("serving the last good site"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_workspace_with_its_own_folder_names_is_watched_where_its_config_says() {
+    let repo = site_repo();
+    let root = repo.root();
+    for (from, to) in [
+        ("records", "data"),
+        ("records-schema", "schemas"),
+        ("reports", "dashboards"),
+        ("site", "theme"),
+    ] {
+        std::fs::rename(root.join(from), root.join(to)).unwrap();
+    }
+    let config = repo.read("careplans.toml");
+    let config = config
+        .replace("records = \"records\"", "records = \"data\"")
+        .replace("schemas = \"records-schema\"", "schemas = \"schemas\"")
+        .replace("reports = \"reports\"", "reports = \"dashboards\"")
+        .replace("site = \"site\"", "site = \"theme\"");
+    repo.write("careplans.toml", config);
+    let server = start_logged(root);
+    let mut stream = events(&server.server.address);
+    std::thread::sleep(Duration::from_millis(300));
+    let template = "data/templates/urgent-care-plan.yaml";
+    repo.edit(
+        template,
+        "label: Preferred place of death",
+        "label: Where I would like to die",
+    );
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("reload")
+    );
+    let (rendered, total) = rendered_counts(&server.line_about(template), template);
+    assert!(rendered < total);
+    let page = http_get(
+        &server.server.address,
+        "/templates/urgent-care-plan/index.html",
+    );
+    assert!(page.contains("Where I would like to die"), "{page}");
+    // A theme edit under the configured site folder is seen too.
+    repo.edit(
+        "theme/templates/template.html",
+        "<h1 class=\"nhsuk-heading-xl\">{{ t.title }}</h1>",
+        "<h1 class=\"nhsuk-heading-xl\">{{ t.title }} (preview)</h1>",
+    );
+    assert_eq!(
+        next_event(&mut stream, Instant::now() + Duration::from_secs(5)).as_deref(),
+        Some("reload")
+    );
+    server.line_about("theme/templates/template.html");
+    let page = http_get(
+        &server.server.address,
+        "/templates/urgent-care-plan/index.html",
+    );
+    assert!(page.contains("(preview)</h1>"), "{page}");
+}

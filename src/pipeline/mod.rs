@@ -34,21 +34,24 @@ pub struct StageTimes {
     pub check: Duration,
     pub analyse: Duration,
     pub render: Duration,
+    /// Handing the result to whoever shows it (the preview's pages and its reload event).
+    pub publish: Duration,
 }
 
 impl StageTimes {
     pub fn total(&self) -> Duration {
-        self.load + self.check + self.analyse + self.render
+        self.load + self.check + self.analyse + self.render + self.publish
     }
 
     pub fn describe(&self) -> String {
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         format!(
-            "load {}, check {}, analyse {}, render {}",
+            "load {}, check {}, analyse {}, render {}, publish {}",
             ms(self.load),
             ms(self.check),
             ms(self.analyse),
-            ms(self.render)
+            ms(self.render),
+            ms(self.publish)
         )
     }
 }

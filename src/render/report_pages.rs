@@ -22,7 +22,10 @@ use super::views::{
 impl Renderer<'_> {
     pub(super) fn report_page(&mut self, report: &Loaded<Report>, area: Option<&AreaSummary>) {
         let tables = self.inputs.tables;
-        let results = match reports::evaluate(report, tables, area.map(|a| a.code.as_str())) {
+        let started = std::time::Instant::now();
+        let evaluated = reports::evaluate(report, tables, area.map(|a| a.code.as_str()));
+        self.query_time += started.elapsed();
+        let results = match evaluated {
             Ok(results) => results,
             Err(problems) => {
                 self.problems.extend(problems);

@@ -143,6 +143,7 @@ pub fn render(
             .flat_map(|a| a.value.summaries())
             .collect(),
         nav: navigation(snapshot),
+        query_time: std::time::Duration::ZERO,
     };
     let planned: Vec<PageFamily> = families(snapshot)
         .into_iter()
@@ -159,6 +160,12 @@ pub fn render(
             progress(done + 1, planned.len());
         }
     }
+    crate::pipeline::log::debug(|| {
+        format!(
+            "render: report queries took {:.1?} of it",
+            renderer.query_time
+        )
+    });
     if renderer.problems.is_empty() {
         Ok(out)
     } else {
@@ -352,6 +359,8 @@ pub(super) struct Renderer<'a> {
     pub problems: Vec<Diagnostic>,
     pub areas: Vec<AreaSummary>,
     pub nav: Vec<(String, String)>,
+    /// Time spent running report queries, for the debug log.
+    pub query_time: std::time::Duration,
 }
 
 pub(super) fn template_problem(site_dir: &str, error: &minijinja::Error) -> Diagnostic {

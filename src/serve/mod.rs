@@ -112,8 +112,7 @@ impl AppState {
             }
             Err(error) => self.unreadable(&error),
         };
-        self.publish(build.as_ref(), &done);
-        done
+        self.publish(build.as_ref(), done)
     }
 
     /// Rebuilds after `changes`, as little as they need (see `pipeline::Build::rebuild`), and
@@ -126,8 +125,7 @@ impl AppState {
             return self.build_all();
         };
         let done = build.rebuild(changes);
-        self.publish(guard.as_ref(), &done);
-        done
+        self.publish(guard.as_ref(), done)
     }
 
     fn unreadable(&self, error: &anyhow::Error) -> Rebuilt {
@@ -145,8 +143,9 @@ impl AppState {
     }
 
     /// Shows the outcome of a build: the files it replaced, or its problems over the last
-    /// good pages.
-    fn publish(&self, build: Option<&Build>, done: &Rebuilt) {
+    /// good pages; then tells every open page. Returns the outcome with the time it took.
+    fn publish(&self, build: Option<&Build>, mut done: Rebuilt) -> Rebuilt {
+        let started = std::time::Instant::now();
         let mut preview = self.preview.write().unwrap_or_else(|e| e.into_inner());
         preview.generation += 1;
         if let (Some(build), Outcome::Rendered { site: change, .. }) = (build, &done.outcome) {
@@ -175,6 +174,8 @@ impl AppState {
         } else {
             "failed".into()
         });
+        done.stages.publish = started.elapsed();
+        done
     }
 }
 
