@@ -64,6 +64,9 @@ fn is_editor_noise(name: &str) -> bool {
         || name.ends_with(".bak")
         || name == "4913" // vim's write test file
         || (name.starts_with('.') && name.contains(".tmp"))
+        || (name.starts_with('#') && name.ends_with('#')) // emacs auto-save
+        || name.ends_with("___jb_tmp___") // JetBrains safe write
+        || name.ends_with("___jb_old___")
 }
 
 /// Whether `path` is `dir` or lies inside it.
