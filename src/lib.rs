@@ -16,6 +16,7 @@ pub mod extract;
 pub mod history;
 pub mod import;
 pub mod model;
+pub mod panics;
 pub mod pipeline;
 pub mod render;
 pub mod review;

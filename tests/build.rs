@@ -136,12 +136,12 @@ fn broken_report_query_fails_check_and_build_at_its_line() {
     repo.edit(
         "reports/overview.yaml",
         "SELECT month, active_plans, new_plans FROM metrics",
-        "SELECT month, active_plans, new_plans FROM metricz",
+        "SELECT month, active_planz, new_plans FROM metrics",
     );
     let run = repo.check();
     assert_eq!(run.code, 1);
     run.assert_reports("report/query", "reports/overview.yaml:");
-    assert!(run.stdout.contains("metricz"), "{}", run.stdout);
+    assert!(run.stdout.contains("active_planz"), "{}", run.stdout);
     let run = repo.run(&["build"]);
     assert_eq!(run.code, 1);
     assert!(!repo.path("public").exists());

@@ -658,6 +658,66 @@ fn nhs_number_in_a_metrics_cell_is_reported() {
     run.assert_reports("identifier/nhs-number", &format!("{METRICS}:6:23"));
 }
 
+#[test]
+fn disguised_identifiers_are_reported_at_their_place_in_the_original_text() {
+    // Each is pasted into a template's description; the column counts characters of the
+    // original line, as an editor shows it.
+    for (text, code) in [
+        ("943.476.5919", "nhs-number"),
+        ("943\u{200b}476\u{200b}5919", "nhs-number"),
+        (
+            "\u{ff19}\u{ff14}\u{ff13}\u{ff14}\u{ff17}\u{ff16}\u{ff15}\u{ff19}\u{ff11}\u{ff19}",
+            "nhs-number",
+        ),
+        ("943\u{2013}476\u{2013}5919", "nhs-number"),
+        ("943\u{a0}476\u{a0}5919", "nhs-number"),
+        ("DOB 01/02/1940", "date-of-birth"),
+        ("date of birth: 1 February 1940", "date-of-birth"),
+        ("020\u{2011}7946\u{2011}0958", "phone-number"),
+    ] {
+        let repo = Repo::valid();
+        repo.edit(
+            TEMPLATE_PATH,
+            "description: The general",
+            &format!("description: Example {text}. The general"),
+        );
+        let run = repo.check();
+        assert_eq!(run.code, 1, "{text:?} passed:\n{}", run.stdout);
+        let column = if code == "date-of-birth" && text.starts_with("DOB") {
+            26
+        } else if code == "date-of-birth" {
+            37
+        } else {
+            22
+        };
+        run.assert_reports(
+            &format!("identifier/{code}"),
+            &format!("{TEMPLATE_PATH}:5:{column}"),
+        );
+    }
+}
+
+#[test]
+fn dates_codes_and_figures_that_are_not_identifiers_stay_clean() {
+    for text in [
+        "review date 01/02/2024",
+        "SNOMED CT 1108131000000107",
+        "version 1.2.0",
+        "population 1,234,567",
+        "from 2021-04 to 2022-03",
+        "area E09000001",
+    ] {
+        let repo = Repo::valid();
+        repo.edit(
+            TEMPLATE_PATH,
+            "description: The general",
+            &format!("description: {text}. The general"),
+        );
+        let run = repo.check();
+        assert_eq!(run.code, 0, "{text:?} was reported:\n{}", run.stdout);
+    }
+}
+
 // --- warnings and formats ----------------------------------------------------------------------
 
 #[test]

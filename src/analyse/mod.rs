@@ -4,7 +4,8 @@
 
 pub mod query;
 pub mod reports;
+pub mod sql_guard;
 pub mod tables;
 
-pub use query::{Cell, QueryResult, run_query};
+pub use query::{Cell, QueryError, QueryResult, run_query};
 pub use tables::{Tables, build_tables};

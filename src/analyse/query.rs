@@ -4,6 +4,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde::Serialize;
 
+use super::sql_guard::{Refusal, check_query};
 use super::tables::Tables;
 
 /// One value in a query result, free of polars types so rendering does not depend on them.
@@ -64,16 +65,46 @@ pub fn bind_area(sql: &str, area: Option<&str>) -> String {
     }
 }
 
-/// Runs `sql` over the tables. The error is polars' own message, for a diagnostic.
-pub fn run_query(tables: &Tables, sql: &str, area: Option<&str>) -> Result<QueryResult, String> {
+/// Why a query gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    /// The query would read something other than the registered tables, or is not one
+    /// `SELECT`: it was never run.
+    Forbidden(Vec<Refusal>),
+    /// Polars could not run it: its message (or, had it panicked, the panic's).
+    Failed(String),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryError::Forbidden(refusals) => {
+                let messages: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+                f.write_str(&messages.join("; "))
+            }
+            QueryError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Runs `sql` over the tables, after checking that it reads nothing but them: polars SQL can
+/// read any file through its table functions, and report SQL comes from pull requests.
+pub fn run_query(
+    tables: &Tables,
+    sql: &str,
+    area: Option<&str>,
+) -> Result<QueryResult, QueryError> {
+    let sql = bind_area(sql, area);
+    let names: Vec<&str> = tables.named().iter().map(|(name, _)| *name).collect();
+    check_query(&sql, &names).map_err(QueryError::Forbidden)?;
     let mut context = SQLContext::new();
     for (name, frame) in tables.named() {
         context.register(name, frame.clone().lazy());
     }
-    let frame = context
-        .execute(&bind_area(sql, area))
-        .and_then(|lazy| lazy.collect())
-        .map_err(|error| clean_error(&error.to_string()))?;
+    // Polars panics on some queries it cannot plan; a report's SQL is user input.
+    let frame = crate::panics::catch(|| context.execute(&sql).and_then(|lazy| lazy.collect()))
+        .map_err(|panic| QueryError::Failed(format!("polars stopped on this query: {panic}")))?
+        .map_err(|error| QueryError::Failed(clean_error(&error.to_string())))?;
     Ok(to_result(&frame))
 }
 

@@ -8,7 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{AreaLevel, AreaSummary, Expand, Month, Report};
 use crate::snapshot::{Loaded, Snapshot};
 
-use super::query::{QueryResult, run_query};
+use super::query::{QueryError, QueryResult, run_query};
 use super::tables::Tables;
 
 /// The results of one page's queries, by query id.
@@ -47,15 +47,37 @@ pub fn evaluate(
 ) -> Result<PageResults, Vec<Diagnostic>> {
     let mut results = PageResults::new();
     let mut problems = Vec::new();
+    let tables_named = tables
+        .named()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ");
     for (index, query) in report.value.queries.iter().enumerate() {
+        let at = report.span(&format!("/queries/{index}/sql"));
         match run_query(tables, &bind_months(&query.sql, tables), area) {
             Ok(result) => {
                 results.insert(query.id.clone(), result);
             }
-            Err(message) => problems.push(
+            Err(QueryError::Forbidden(refusals)) => {
+                for refusal in refusals {
+                    problems.push(
+                        Diagnostic::error(
+                            "report/forbidden-source",
+                            &report.path,
+                            format!("query `{}` refused: {}", query.id, refusal.message),
+                        )
+                        .at(at)
+                        .help(format!(
+                            "a report query is one SELECT over the tables {tables_named} (and the parameters $area, $latest, $first); it may not read files or change tables"
+                        )),
+                    );
+                }
+            }
+            Err(QueryError::Failed(message)) => problems.push(
                 Diagnostic::error("report/query", &report.path, format!("query `{}` failed: {message}", query.id))
-                    .at(report.span(&format!("/queries/{index}/sql")))
-                    .help("queries are polars SQL over the tables metrics, areas, templates and programmes; see the README for their columns"),
+                    .at(at)
+                    .help(format!("queries are polars SQL over the tables {tables_named}; see the README for their columns")),
             ),
         }
     }

@@ -34,11 +34,11 @@ impl Renderer<'_> {
     fn own_query(&mut self, sql: &str, path: &str) -> Option<QueryResult> {
         match run_query(self.inputs.tables, sql, None) {
             Ok(result) => Some(result),
-            Err(message) => {
+            Err(error) => {
                 self.problems.push(Diagnostic::error(
                     "analysis",
                     path,
-                    format!("cannot compute the figures for this page: {message}"),
+                    format!("cannot compute the figures for this page: {error}"),
                 ));
                 None
             }
