@@ -134,6 +134,10 @@ pub struct ServeArgs {
     /// Open the site in the default browser
     #[arg(long)]
     pub open: bool,
+    /// Also answer requests for this host name (repeatable), e.g. when serving on a LAN with
+    /// --host 0.0.0.0; other hosts get 403
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -50,11 +50,21 @@ async fn get(
     method: Method,
     uri: &str,
 ) -> (StatusCode, axum::http::HeaderMap, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .unwrap();
+    get_with(state, method, uri, &[("host", "127.0.0.1:8000")]).await
+}
+
+/// A request with exactly these headers.
+async fn get_with(
+    state: &Arc<AppState>,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Body::empty()).unwrap();
     let response = app(state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -220,6 +230,78 @@ fn review_page_shows_a_branch_side_by_side() {
     }
 }
 
+#[test]
+fn only_requests_addressed_to_the_preview_are_answered() {
+    let repo = site_repo();
+    let state = state(&repo);
+    for host in ["127.0.0.1:8000", "localhost:8000", "[::1]:8000"] {
+        let (status, _, _) = block(get_with(
+            &state,
+            Method::GET,
+            "/index.html",
+            &[("host", host)],
+        ));
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
+    // DNS rebinding: another site's name pointed at 127.0.0.1.
+    for host in ["evil.example", "evil.example:8000", "localhost:9999"] {
+        let (status, headers, body) = block(get_with(
+            &state,
+            Method::GET,
+            "/index.html",
+            &[("host", host)],
+        ));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host}");
+        assert!(body.contains("--allow-host"), "{body}");
+        assert!(!body.contains("<html"), "no page for {host}");
+        assert!(headers.contains_key("content-security-policy"));
+    }
+    // HTTP/1.1 requires a Host.
+    let (status, _, _) = block(get_with(&state, Method::GET, "/index.html", &[]));
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An absolute URI naming another host is refused whatever the Host header says.
+    let (status, _, _) = block(get_with(
+        &state,
+        Method::GET,
+        "http://evil.example/index.html",
+        &[("host", "127.0.0.1:8000")],
+    ));
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn requests_from_other_origins_are_refused_event_stream_included() {
+    let repo = site_repo();
+    let state = state(&repo);
+    for path in [
+        "/index.html",
+        "/__careplans/status",
+        "/__careplans/events",
+        "/review",
+    ] {
+        let (status, _, _) = block(get_with(
+            &state,
+            Method::GET,
+            path,
+            &[
+                ("host", "127.0.0.1:8000"),
+                ("origin", "http://evil.example"),
+            ],
+        ));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _, _) = block(get_with(
+        &state,
+        Method::GET,
+        "/__careplans/status",
+        &[
+            ("host", "127.0.0.1:8000"),
+            ("origin", "http://127.0.0.1:8000"),
+        ],
+    ));
+    assert_eq!(status, StatusCode::OK, "the preview's own pages may ask");
+}
+
 // --- the real server -------------------------------------------------------------------------
 
 struct Server {
@@ -352,6 +434,53 @@ fn editing_a_template_reloads_pages_and_a_broken_edit_shows_the_overlay_until_fi
     );
     let status = http_get(&server.address, "/__careplans/status");
     assert!(status.contains("\"ok\":true"), "{status}");
+}
+
+/// A raw HTTP/1.1 exchange: the response's status line and body.
+fn raw_request(address: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn the_running_server_gives_no_page_to_another_host() {
+    let repo = site_repo();
+    let server = start(&repo);
+    let answer = raw_request(
+        &server.address,
+        "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(!answer.contains("<html"), "{answer}");
+    let answer = raw_request(
+        &server.address,
+        &format!(
+            "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.address
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    let repo = site_repo();
+    let server = start(&repo);
+    let mut idle = TcpStream::connect(&server.address).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    // The server closes the connection: the read ends (0 bytes, or a reset).
+    let _ = idle.read(&mut buffer);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(25),
+        "closed after {waited:?}"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub fn run(root: &Path, args: &ServeArgs) -> Result<u8> {
         host: args.host.clone(),
         port: args.port,
         open: args.open,
+        allow_hosts: args.allow_host.clone(),
     };
     Ok(match serve::run(root, &options)? {
         Ended::Stopped => EXIT_OK,

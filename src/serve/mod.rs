@@ -2,6 +2,7 @@
 //! last good pages underneath, and review pages. GET and HEAD only; nothing outside the
 //! rendered site is ever served.
 
+pub mod hosts;
 pub mod review_pages;
 pub mod watch;
 
@@ -26,6 +27,7 @@ use crate::model::Month;
 use crate::pipeline::{Build, Outcome, Rebuilt, StageTimes};
 use crate::site::Site;
 use crate::snapshot::Changes;
+use hosts::HostPolicy;
 
 /// The script every served page loads: listens for rebuilds, reloads keeping the scroll
 /// position, and shows an overlay while the records have errors.
@@ -61,6 +63,8 @@ pub struct AppState {
     /// Held while a review is computed, so concurrent requests for a new review wait for the
     /// first one's result instead of all computing it.
     pub review_lock: Mutex<()>,
+    /// The hosts the preview answers (see `hosts`).
+    hosts: RwLock<HostPolicy>,
 }
 
 /// The status a page's script reads to draw (or clear) the overlay.
@@ -89,7 +93,13 @@ impl AppState {
             events,
             reviews: Mutex::new(std::collections::HashMap::new()),
             review_lock: Mutex::new(()),
+            hosts: RwLock::new(HostPolicy::new(DEFAULT_ADDRESS, &[])),
         })
+    }
+
+    /// Answers requests for `policy`'s hosts only (the default: loopback, port 8000).
+    pub fn set_hosts(&self, policy: HostPolicy) {
+        *self.hosts.write().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// The folders `[paths]` names, for the watcher; the defaults until the workspace loads.
@@ -179,6 +189,15 @@ impl AppState {
     }
 }
 
+/// The address `serve` binds unless told otherwise.
+pub const DEFAULT_ADDRESS: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
+/// A connection that has not sent a complete request head this long after opening (or after
+/// its last response) is closed: idle connections would otherwise hold a file descriptor each
+/// forever. Event streams are responses, so they are not cut.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -188,6 +207,8 @@ pub struct ServeOptions {
     pub port: u16,
     /// Open the site in the default browser.
     pub open: bool,
+    /// Further host names to answer (for serving on a LAN).
+    pub allow_hosts: Vec<String>,
 }
 
 /// How serving ended.
@@ -253,6 +274,7 @@ pub fn run(root: &std::path::Path, options: &ServeOptions) -> anyhow::Result<End
             Err(error) => return Err(error).context(format!("cannot listen on {address}")),
         };
         let local = listener.local_addr()?;
+        state.set_hosts(HostPolicy::new(local, &options.allow_hosts));
         let url = format!("http://{local}/");
         println!("serving {url} (reviews at {url}review); press Ctrl-C to stop");
         use std::io::Write as _;
@@ -261,14 +283,44 @@ pub fn run(root: &std::path::Path, options: &ServeOptions) -> anyhow::Result<End
         if options.open {
             let _ = std::process::Command::new("xdg-open").arg(&url).spawn();
         }
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-                eprintln!("stopping");
-            })
-            .await?;
+        serve_connections(listener, app(state)).await;
+        eprintln!("stopping");
         Ok(Ended::Stopped)
     })
+}
+
+/// Accepts connections until Ctrl-C, each served by hyper with a timer, so the header read
+/// timeout applies (`axum::serve` gives hyper no timer, and no tower layer sees a connection
+/// that never sends a request).
+async fn serve_connections(listener: tokio::net::TcpListener, router: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, say: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => return,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            // A connection that ends badly (a client gone, a timeout) ends only itself.
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// The router: static site from memory, live reload endpoints, review pages.
@@ -280,8 +332,50 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/review", get(review_pages::list))
         .route("/review/{spec}", get(review_pages::show))
         .fallback(site_file)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            only_own_hosts,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Refuses a request not addressed to the preview (see `hosts`): 403 with one line saying why.
+async fn only_own_hosts(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("(not text)").to_owned());
+    let verdict = {
+        let policy = state.hosts.read().unwrap_or_else(|e| e.into_inner());
+        policy
+            .check(host.as_deref(), origin.as_deref())
+            .map_err(|refused| policy.explain(&refused))
+    };
+    match verdict {
+        Ok(()) => next.run(request).await,
+        Err(explanation) => (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{explanation}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// GET and HEAD only, and the same protective headers on every response.
