@@ -157,11 +157,12 @@ def careplans_mode(binary, problems):
     records, _ = paths()
     files = sorted(glob.glob(os.path.join(records, "metrics", "*.csv")))
     if not files:
-        return 0
+        return 0, 0
     target = files[-1]
+    cases = probes(target)
     refused = 0
     with tempfile.TemporaryDirectory(prefix="careplans-metrics-") as scratch:
-        for index, (what, column, text) in enumerate(probes(target)):
+        for index, (what, column, text) in enumerate(cases):
             repo = os.path.join(scratch, f"case-{index}")
             shutil.copytree(ROOT, repo, ignore=IGNORED, symlinks=True)
             with open(os.path.join(repo, target), "w", encoding="utf-8") as f:
@@ -181,7 +182,7 @@ def careplans_mode(binary, problems):
                 refused += 1
                 print(f"careplans refuses {what}: {found[0]['code']}: {found[0]['message']}")
             shutil.rmtree(repo)
-    return refused
+    return refused, len(cases)
 
 
 def main():
@@ -195,11 +196,12 @@ def main():
 
     problems = []
     files, refused = metrics_mode(problems)
-    summary = f"frictionless: {files} metrics files checked, {refused} bad cells refused"
+    summary = f"frictionless: {files} metrics files checked, {refused} of 2 bad cells refused"
     if site:
         summary += f", {site_mode(site, problems)} data package resources checked"
     if binary:
-        summary += f", careplans refused {careplans_mode(binary, problems)} bad cells"
+        refused_by_careplans, cases = careplans_mode(binary, problems)
+        summary += f", careplans refused {refused_by_careplans} of {cases} bad cells"
     for problem in problems:
         print(problem, file=sys.stderr)
     print(summary + (f"; {len(problems)} not as expected (above)" if problems else ""))
