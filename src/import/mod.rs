@@ -56,7 +56,19 @@ pub fn import(
             if !events.is_file() {
                 bail!("{} has plans but no {}", dir.display(), events.display());
             }
-            match aggregate_extract(dir, format, &reference, window, today, phases)? {
+            // Polars reads the extract's values; if it panics on them, the extract is refused
+            // with that message rather than the import ending in a backtrace.
+            let aggregated = crate::panics::catch(|| {
+                aggregate_extract(dir, format, &reference, window, today, phases)
+            })
+            .unwrap_or_else(|panic| {
+                Ok(Err(vec![Diagnostic::error(
+                    "extract/unreadable",
+                    table_path(dir, Table::Plans, format).display().to_string(),
+                    format!("polars stopped reading the extract: {panic}"),
+                )]))
+            })?;
+            match aggregated {
                 Ok(aggregator) => aggregator,
                 Err(problems) => return Ok(Imported::Refused(problems)),
             }

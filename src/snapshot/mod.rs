@@ -479,7 +479,19 @@ impl<'a> Loader<'a> {
         required: bool,
     ) -> Option<Loaded<T>> {
         let text = self.read_text(path, required)?;
-        let doc = match yaml::parse(&text) {
+        // The YAML parser is a dependency given user input: a panic in it is this file's
+        // problem, not the end of the check.
+        let parsed = crate::panics::catch(|| yaml::parse(&text)).unwrap_or_else(|panic| {
+            Err(yaml::YamlError {
+                code: "yaml/syntax",
+                message: format!("the YAML parser stopped on this file: {panic}"),
+                help: Some(
+                    "look for unusual characters or structure near the end of what parses".into(),
+                ),
+                span: Span::point(1, 1),
+            })
+        });
+        let doc = match parsed {
             Ok(doc) => doc,
             Err(error) => {
                 let mut diagnostic =
