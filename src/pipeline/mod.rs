@@ -18,7 +18,8 @@ use crate::analyse::{self, Tables};
 use crate::diagnostic::Diagnostic;
 use crate::history::{self, History};
 use crate::model::{Month, TemplateStatus};
-use crate::render::site::{self as render_site, PageFamily, RenderScope, SiteInputs};
+use crate::render::datapackage::{Resource, datapackage};
+use crate::render::site::{self as render_site, FamilyOutput, PageFamily, RenderScope, SiteInputs};
 use crate::site::Site;
 use crate::snapshot::git::open_revision;
 use crate::snapshot::source::{Source, WorkTree};
@@ -181,7 +182,12 @@ struct KeptHistory {
 struct RenderedFamily {
     fingerprint: u64,
     files: BTreeSet<String>,
+    /// Its downloads, for the data package.
+    resources: Vec<Resource>,
 }
+
+/// Where the data package describing every download is written.
+pub const DATA_PACKAGE: &str = "data/datapackage.json";
 
 /// Everything the stages made from one workspace, kept so a rebuild redoes only what changed.
 pub struct Build {
@@ -324,7 +330,11 @@ impl Build {
         if self.tables.as_ref().is_some_and(|t| t.inputs == inputs) {
             return Ok(());
         }
-        let tables = analyse::build_tables(&self.snapshot).map_err(|error| {
+        // Polars builds the tables from values the records hold; its panics are reported as
+        // the records' problem, like its errors.
+        let built = crate::panics::catch(|| analyse::build_tables(&self.snapshot))
+            .unwrap_or_else(|panic| Err(anyhow::anyhow!("polars stopped: {panic}")));
+        let tables = built.map_err(|error| {
             Box::new(Diagnostic::error(
                 "analysis",
                 self.snapshot.config.paths.metrics(),
@@ -544,7 +554,7 @@ impl Build {
     /// Two families may not write the same file: a partial render could not then be exact.
     fn check_one_owner(
         &self,
-        rendered: &BTreeMap<PageFamily, Site>,
+        rendered: &BTreeMap<PageFamily, FamilyOutput>,
     ) -> Result<(), Box<Diagnostic>> {
         let mut owners: BTreeMap<&str, &PageFamily> = BTreeMap::new();
         for (family, kept) in &self.rendered {
@@ -554,8 +564,18 @@ impl Build {
                 }
             }
         }
-        for (family, site) in rendered {
-            for path in site.files.keys() {
+        for (family, output) in rendered {
+            for path in output.site.files.keys() {
+                if path == DATA_PACKAGE {
+                    return Err(Box::new(Diagnostic::error(
+                        "render/duplicate-file",
+                        self.snapshot.config.paths.reports.clone(),
+                        format!(
+                            "{} would write {DATA_PACKAGE}, which describes every download",
+                            family.describe()
+                        ),
+                    )));
+                }
                 if let Some(other) = owners.insert(path, family)
                     && other != family
                 {
@@ -581,7 +601,7 @@ impl Build {
     /// longer exist and those a family no longer writes.
     fn merge(
         &mut self,
-        rendered: BTreeMap<PageFamily, Site>,
+        rendered: BTreeMap<PageFamily, FamilyOutput>,
         fingerprints: &BTreeMap<PageFamily, u64>,
     ) -> SiteChange {
         let mut change = SiteChange::default();
@@ -596,7 +616,7 @@ impl Build {
                 change.removed.extend(old.files);
             }
         }
-        for (family, site) in rendered {
+        for (family, FamilyOutput { site, resources }) in rendered {
             let files: BTreeSet<String> = site.files.keys().cloned().collect();
             if let Some(old) = self.rendered.get(&family) {
                 change.removed.extend(old.files.difference(&files).cloned());
@@ -607,6 +627,7 @@ impl Build {
                 RenderedFamily {
                     fingerprint: fingerprints.get(&family).copied().unwrap_or_default(),
                     files,
+                    resources,
                 },
             );
             self.site.files.extend(site.files);
@@ -614,6 +635,18 @@ impl Build {
         change.removed.retain(|p| !change.replaced.contains(p));
         for path in &change.removed {
             self.site.files.remove(path);
+        }
+        // The data package describes every family's downloads, so it is made again from all
+        // of them (in family order, as a full build makes it) whenever one changes.
+        let resources: Vec<&Resource> = self
+            .rendered
+            .values()
+            .flat_map(|family| family.resources.iter())
+            .collect();
+        let package = datapackage(&self.snapshot.config.site.title, &resources).into_bytes();
+        if self.site.get(DATA_PACKAGE) != Some(package.as_slice()) {
+            self.site.insert(DATA_PACKAGE, package);
+            change.replaced.insert(DATA_PACKAGE.to_owned());
         }
         change
     }

@@ -3,6 +3,7 @@
 
 pub mod base;
 pub mod chart;
+pub mod datapackage;
 pub mod format;
 mod info_pages;
 mod report_pages;

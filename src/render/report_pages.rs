@@ -11,6 +11,7 @@ use crate::model::{AreaLevel, AreaSummary, Chart, ColumnFormat, Month, Report};
 use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Marker, Series, XAxis};
+use super::datapackage::{chart_resource, json_resource, table_resource};
 use super::format::format_cell;
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::tilemap::{self, Tile, TileMapModel};
@@ -47,7 +48,7 @@ impl Renderer<'_> {
             };
             let csv_path = format!("data/{data_stem}-chart-{}.csv", index + 1);
             let model = chart_model(chart, result, format!("chart-{}", index + 1), &markers);
-            self.site.insert(csv_path.clone(), chart_csv(&model));
+            self.download(chart_resource(&csv_path, &model), chart_csv(&model));
             charts.push(ChartView {
                 anchor: format!("chart-{}", index + 1),
                 title: model.title.clone(),
@@ -64,7 +65,14 @@ impl Renderer<'_> {
             };
             let view = report_table(table, result);
             let csv_path = format!("data/{data_stem}-table-{}.csv", index + 1);
-            self.site.insert(csv_path.clone(), table_csv(&view));
+            let formats: Vec<Option<ColumnFormat>> =
+                table.columns.iter().map(|c| c.format).collect();
+            let missing: Vec<Option<String>> =
+                table.columns.iter().map(|c| c.missing.clone()).collect();
+            self.download(
+                table_resource(&csv_path, &view, &formats, &missing),
+                table_csv(&view),
+            );
             table_views.push(TableBlock {
                 anchor: format!("table-{}", index + 1),
                 csv: relative(&path, &csv_path),
@@ -98,7 +106,15 @@ impl Renderer<'_> {
             let model = self.tile_map(map, result, highlight);
             let table = map_table(&model);
             let csv_path = format!("data/{data_stem}-map.csv");
-            self.site.insert(csv_path.clone(), table_csv(&table));
+            self.download(
+                table_resource(
+                    &csv_path,
+                    &table,
+                    &[Some(ColumnFormat::Text), Some(ColumnFormat::Decimal)],
+                    &[None, None],
+                ),
+                table_csv(&table),
+            );
             Some(context! {
                 title => model.title.clone(),
                 description => model.description.clone(),
@@ -109,8 +125,14 @@ impl Renderer<'_> {
         });
         let children = self.children_of(&path, area, value);
         let json_path = format!("data/{data_stem}.json");
-        self.site
-            .insert(json_path.clone(), page_json(&path, &title, area, &results));
+        self.download(
+            json_resource(
+                &json_path,
+                &format!("Query results: {title}"),
+                &format!("The result of every query of the page {path}; null is a suppressed or withheld figure"),
+            ),
+            page_json(&path, &title, area, &results),
+        );
         let any_missing = figures.iter().any(|f| f.missing)
             || charts.iter().any(|c| has_missing(&c.table))
             || table_views.iter().any(|t| has_missing(&t.table));

@@ -25,6 +25,7 @@ use crate::site::Site;
 use crate::snapshot::{Loaded, Snapshot};
 
 use super::base::{BasePage, Link, render_page};
+use super::datapackage::Resource;
 use super::format::slug;
 use super::{describe_template_error, environment};
 
@@ -123,12 +124,19 @@ fn sorted_reports(snapshot: &Snapshot) -> Vec<&Loaded<Report>> {
     reports
 }
 
+/// What one family rendered: its files, and a description of each download among them.
+#[derive(Debug, Default)]
+pub struct FamilyOutput {
+    pub site: Site,
+    pub resources: Vec<Resource>,
+}
+
 /// Renders the families in `scope`, each into its own set of files, or returns every problem
 /// found.
 pub fn render(
     inputs: &SiteInputs<'_>,
     scope: &RenderScope,
-) -> Result<BTreeMap<PageFamily, Site>, Vec<Diagnostic>> {
+) -> Result<BTreeMap<PageFamily, FamilyOutput>, Vec<Diagnostic>> {
     let snapshot = inputs.snapshot;
     let env = environment(&snapshot.theme)
         .map_err(|error| vec![template_problem(&snapshot.config.paths.site, &error)])?;
@@ -136,6 +144,7 @@ pub fn render(
         inputs,
         env,
         site: Site::default(),
+        resources: Vec::new(),
         problems: Vec::new(),
         areas: snapshot
             .areas
@@ -155,7 +164,13 @@ pub fn render(
     let mut out = BTreeMap::new();
     for (done, family) in planned.iter().enumerate() {
         renderer.family(family);
-        out.insert(family.clone(), std::mem::take(&mut renderer.site));
+        out.insert(
+            family.clone(),
+            FamilyOutput {
+                site: std::mem::take(&mut renderer.site),
+                resources: std::mem::take(&mut renderer.resources),
+            },
+        );
         if let Some(progress) = inputs.progress {
             progress(done + 1, planned.len());
         }
@@ -356,6 +371,8 @@ pub(super) struct Renderer<'a> {
     pub env: Environment<'static>,
     /// The files of the family being rendered.
     pub site: Site,
+    /// The downloads among them, described for the data package.
+    pub resources: Vec<Resource>,
     pub problems: Vec<Diagnostic>,
     pub areas: Vec<AreaSummary>,
     pub nav: Vec<(String, String)>,
@@ -410,6 +427,12 @@ impl Renderer<'_> {
             PageFamily::Quality => self.quality_page(),
             PageFamily::Method => self.method_page(),
         }
+    }
+
+    /// Writes a download (a CSV or JSON file under `data/`) and records what it holds.
+    pub(super) fn download(&mut self, resource: Resource, bytes: impl Into<Vec<u8>>) {
+        self.site.insert(resource.path.clone(), bytes);
+        self.resources.push(resource);
     }
 
     pub(super) fn area(&self, code: &str) -> Option<&AreaSummary> {

@@ -10,6 +10,7 @@ use crate::model::{ColumnFormat, Template, TemplateStatus};
 use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Series, XAxis};
+use super::datapackage::{chart_resource, json_resource};
 use super::format::format_cell;
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::views::{CellView, ChartView, TableView, chart_csv, chart_table, has_missing};
@@ -150,7 +151,7 @@ impl Renderer<'_> {
             markers: Vec::new(),
         };
         let csv_path = format!("data/templates-{}-uptake.csv", template.id);
-        self.site.insert(csv_path.clone(), chart_csv(&model));
+        self.download(chart_resource(&csv_path, &model), chart_csv(&model));
         let chart = ChartView {
             anchor: "uptake".into(),
             title: model.title.clone(),
@@ -163,7 +164,14 @@ impl Renderer<'_> {
         match serde_json::to_vec_pretty(
             &serde_json::json!({ "template": template, "uptake": uptake }),
         ) {
-            Ok(json) => self.site.insert(json_path.clone(), json),
+            Ok(json) => self.download(
+                json_resource(
+                    &json_path,
+                    &format!("{} template and uptake", template.title),
+                    "The template as published, and its London uptake by month",
+                ),
+                json,
+            ),
             Err(error) => self.problems.push(Diagnostic::error(
                 "render",
                 &loaded.path,

@@ -279,7 +279,10 @@ fn parse_row(
             continue;
         }
         if cell.is_empty() {
-            if field.constraints.required {
+            // Only the declared missing values (`*`) stand for a missing count: an empty
+            // count or month is an error whatever `required` says (a suppressed count is not
+            // required, but it is written `*`); only an optional text cell may be empty.
+            if field.constraints.required || field.field_type != TableType::String {
                 report(
                     "csv/value",
                     format!("`{name}` is empty"),
@@ -392,6 +395,15 @@ mod tests {
         assert_eq!(row.get(Measure::ActivePlans), Count::Value(115));
         assert_eq!(row.get(Measure::NewPlans), Count::Suppressed);
         assert_eq!(row.line, 2);
+    }
+
+    #[test]
+    fn an_empty_count_is_an_error_though_a_suppressed_one_is_not_required() {
+        let text = format!("{HEADER}\n2021-04,E09000001,all,115,,10,0,0,0,0,*,*,110,100\n");
+        let (file, diagnostics) = parse_metrics(&text, "m/2021-04.csv", &schema());
+        assert!(file.rows.is_empty());
+        assert_eq!(diagnostics[0].code, "csv/value");
+        assert_eq!(diagnostics[0].location(), "m/2021-04.csv:2:27");
     }
 
     #[test]
