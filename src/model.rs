@@ -276,6 +276,8 @@ pub struct Template {
     pub title: String,
     pub version: Version,
     pub status: TemplateStatus,
+    /// First month in which new plans may use the template; always, when absent.
+    pub available_from: Option<Month>,
     pub retired_from: Option<Month>,
     pub replaced_by: Option<String>,
     pub description: String,
