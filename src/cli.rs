@@ -196,7 +196,7 @@ pub struct SynthArgs {
     #[arg(long, default_value = "2019-04")]
     pub from: String,
     /// Number of months in the window
-    #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=600))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub months: u32,
     /// Multiply the number of people in the model (1.0: London's real scale)
     #[arg(long, default_value_t = 1.0)]

@@ -726,13 +726,20 @@ pub enum Measure {
     ViewsEd,
     ViewsGp,
     Deaths,
+    /// Deaths of people whose plan recorded a preferred place of death: the denominator of
+    /// "died in the preferred place", as CMC and EPaCCS report it.
+    DeathsWithPreferenceRecorded,
     DeathsInPreferredPlace,
-    CprRecorded,
-    PreferredPlaceRecorded,
+    /// Active plans with a CPR decision made: for CPR or not for CPR (not "not yet decided").
+    CprDecisionMade,
+    /// Active plans in which the person's preferred place of death is recorded.
+    PreferenceExpressed,
+    /// Active plans created or reviewed in the 12 months up to the end of the month.
+    PlansReviewedLast12Months,
 }
 
 impl Measure {
-    pub const ALL: [Measure; 11] = [
+    pub const ALL: [Measure; 13] = [
         Measure::ActivePlans,
         Measure::NewPlans,
         Measure::ViewsLas,
@@ -741,9 +748,25 @@ impl Measure {
         Measure::ViewsEd,
         Measure::ViewsGp,
         Measure::Deaths,
+        Measure::DeathsWithPreferenceRecorded,
         Measure::DeathsInPreferredPlace,
-        Measure::CprRecorded,
-        Measure::PreferredPlaceRecorded,
+        Measure::CprDecisionMade,
+        Measure::PreferenceExpressed,
+        Measure::PlansReviewedLast12Months,
+    ];
+
+    /// Counts that are part of another count of the same row: (part, whole). A part can never
+    /// exceed its whole, and a hidden whole hides its parts (a published part would bound it).
+    /// Wholes come before their parts.
+    pub const PARTS: [(Measure, Measure); 5] = [
+        (Measure::DeathsWithPreferenceRecorded, Measure::Deaths),
+        (
+            Measure::DeathsInPreferredPlace,
+            Measure::DeathsWithPreferenceRecorded,
+        ),
+        (Measure::CprDecisionMade, Measure::ActivePlans),
+        (Measure::PreferenceExpressed, Measure::ActivePlans),
+        (Measure::PlansReviewedLast12Months, Measure::ActivePlans),
     ];
 
     pub fn column(self) -> &'static str {
@@ -756,14 +779,24 @@ impl Measure {
             Measure::ViewsEd => "views_ed",
             Measure::ViewsGp => "views_gp",
             Measure::Deaths => "deaths",
+            Measure::DeathsWithPreferenceRecorded => "deaths_with_preference_recorded",
             Measure::DeathsInPreferredPlace => "deaths_in_preferred_place",
-            Measure::CprRecorded => "cpr_recorded",
-            Measure::PreferredPlaceRecorded => "preferred_place_recorded",
+            Measure::CprDecisionMade => "cpr_decision_made",
+            Measure::PreferenceExpressed => "preference_expressed",
+            Measure::PlansReviewedLast12Months => "plans_reviewed_last_12_months",
         }
     }
 
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// The whole this count is part of, if it is one.
+    pub fn whole(self) -> Option<Measure> {
+        Measure::PARTS
+            .iter()
+            .find(|(part, _)| *part == self)
+            .map(|(_, whole)| *whole)
     }
 
     /// The views measure for a service, for the services whose views the metrics count.

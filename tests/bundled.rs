@@ -1,8 +1,15 @@
-//! The bundled London records: clean under `check`, and exactly what the seeded model makes.
+//! The bundled London records: clean under `check`, exactly what the seeded model makes, and
+//! true to the programme's history and its published anchors (DOMAIN.md).
 
 mod common;
 
+use std::collections::BTreeMap;
+
+use careplans::synth::model::LONDON_REGISTERED_DEATHS;
 use common::project_root;
+
+const LONDON: &str = "E12000007";
+const CMC: &str = "coordinate-my-care-legacy";
 
 #[test]
 fn bundled_records_are_clean() {
@@ -31,7 +38,7 @@ fn bundled_metrics_are_what_the_model_makes() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 48);
+    assert_eq!(names.len(), 60, "April 2019 to March 2024");
     for name in names {
         let expected = std::fs::read(bundled.join(&name)).unwrap();
         let made = std::fs::read(out.path().join(&name)).unwrap();
@@ -43,23 +50,146 @@ fn bundled_metrics_are_what_the_model_makes() {
     }
 }
 
-#[test]
-fn bundled_london_has_about_115000_plans_in_mid_2020() {
-    let text = std::fs::read_to_string(project_root().join("records/metrics/2020-06.csv")).unwrap();
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("2020-06,E12000007,all,"))
-        .unwrap();
-    let active: u64 = row.split(',').nth(3).unwrap().parse().unwrap();
-    assert!((105_000..=125_000).contains(&active), "{active}");
+/// Every bundled row as (month, area, template) -> column -> published count (None: `*`).
+fn bundled_rows() -> BTreeMap<(String, String, String), BTreeMap<String, Option<u64>>> {
+    let mut out = BTreeMap::new();
+    let dir = project_root().join("records/metrics");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let counts = header[3..]
+                .iter()
+                .zip(&cells[3..])
+                .map(|(h, c)| ((*h).to_owned(), c.parse().ok()))
+                .collect();
+            out.insert(
+                (
+                    cells[0].to_owned(),
+                    cells[1].to_owned(),
+                    cells[2].to_owned(),
+                ),
+                counts,
+            );
+        }
+    }
+    out
+}
+
+fn london(
+    rows: &BTreeMap<(String, String, String), BTreeMap<String, Option<u64>>>,
+    month: &str,
+    template: &str,
+    column: &str,
+) -> u64 {
+    rows[&(month.to_owned(), LONDON.to_owned(), template.to_owned())][column].unwrap_or(0)
 }
 
 #[test]
-fn bundled_figures_are_secondary_suppressed_and_the_method_page_says_so() {
-    let out = tempfile::tempdir().unwrap();
-    let site = out.path().join("site");
-    let run = common::run_in(&project_root(), &["build", "--out", site.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let method = std::fs::read_to_string(site.join("method.html")).unwrap();
-    assert!(method.contains("(secondary suppression)"), "{method}");
+fn london_matches_the_programmes_anchors() {
+    let rows = bundled_rows();
+    // Dec 2020: about 115,000 Londoners had a CMC plan.
+    let late_2020 = london(&rows, "2020-12", "all", "active_plans") as f64;
+    assert!(
+        (late_2020 - 115_000.0).abs() <= 0.15 * 115_000.0,
+        "{late_2020} active plans in December 2020"
+    );
+    // Jan 2024: 55,000+ living Londoners with a Universal Care Plan.
+    let ucp_2024 = london(&rows, "2024-01", "all", "active_plans")
+        - london(&rows, "2024-01", CMC, "active_plans");
+    assert!(
+        (55_000..=63_250).contains(&ucp_2024),
+        "{ucp_2024} on UCP in January 2024"
+    );
+}
+
+#[test]
+fn plans_are_cmc_alone_before_july_2022_and_ucp_alone_after() {
+    let rows = bundled_rows();
+    let templates: Vec<String> = rows
+        .keys()
+        .map(|(_, _, t)| t.clone())
+        .filter(|t| t != "all")
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for ((month, area, template), counts) in &rows {
+        if area != LONDON || template == "all" {
+            continue;
+        }
+        let holds = |c: &str| counts[c] != Some(0);
+        let before = month.as_str() < "2022-07";
+        if template == CMC {
+            assert!(
+                before || (!holds("active_plans") && !holds("new_plans")),
+                "CMC has plans in {month}"
+            );
+        } else {
+            assert!(
+                !before || (!holds("active_plans") && !holds("new_plans")),
+                "{template} has plans in {month}, before UCP"
+            );
+        }
+    }
+    assert!(templates.len() >= 7);
+    // Migrated plans are not new plans: no July 2022 spike at any level.
+    let june = london(&rows, "2022-06", "all", "new_plans");
+    let july = london(&rows, "2022-07", "all", "new_plans");
+    assert!(
+        july < june,
+        "{july} new plans in July 2022 against {june} in June"
+    );
+    let migrated = london(&rows, "2022-07", "all", "active_plans");
+    assert!(
+        migrated > 40_000,
+        "{migrated} plans on UCP after the migration"
+    );
+}
+
+#[test]
+fn plan_holders_deaths_stay_well_under_londons_registered_deaths() {
+    let rows = bundled_rows();
+    let mut by_year: BTreeMap<i32, (u64, u32)> = BTreeMap::new();
+    for ((month, area, template), counts) in &rows {
+        if area == LONDON && template == "all" {
+            let year: i32 = month[..4].parse().unwrap();
+            let entry = by_year.entry(year).or_default();
+            entry.0 += counts["deaths"].unwrap_or(0);
+            entry.1 += 1;
+        }
+    }
+    for (year, (deaths, months)) in by_year {
+        let registered = LONDON_REGISTERED_DEATHS
+            .iter()
+            .find(|(y, _)| *y == year)
+            .map(|(_, d)| *d)
+            .unwrap();
+        // A part year is judged on its share of the year.
+        let allowed = 0.45 * registered as f64 * f64::from(months) / 12.0;
+        assert!(
+            (deaths as f64) <= allowed,
+            "{deaths} deaths of plan holders in {months} months of {year}: more than 45% of {registered}"
+        );
+    }
+}
+
+#[test]
+fn bundled_figures_follow_nhs_englands_method_and_hide_nothing_more() {
+    // HES: no secondary suppression, so Tower Hamlets' new plans are published every month.
+    let rows = bundled_rows();
+    let tower_hamlets = rows
+        .iter()
+        .filter(|((_, area, template), _)| area == "E09000030" && template == "all")
+        .collect::<Vec<_>>();
+    assert_eq!(tower_hamlets.len(), 60);
+    for ((month, _, _), counts) in tower_hamlets {
+        assert!(
+            counts["new_plans"].is_some(),
+            "Tower Hamlets' new plans hidden in {month}"
+        );
+    }
+    let config = std::fs::read_to_string(project_root().join("careplans.toml")).unwrap();
+    assert!(config.contains("secondary_suppression = false"));
 }

@@ -309,7 +309,7 @@ fn duplicate_metrics_rows_are_reported() {
         "2021-02",
         "E09000002",
         "all",
-        "1250,40,30,45,20,15,80,35,25,1150,950",
+        "1250,40,30,45,20,15,80,35,30,25,1150,950,900",
     ));
     repo.write(METRICS, text);
     let run = repo.check();
@@ -416,14 +416,15 @@ fn more_deaths_in_preferred_place_than_deaths_is_reported() {
     let repo = Repo::valid();
     repo.edit(
         METRICS,
-        "2021-02,E09000002,all,1250,40,30,45,20,15,80,35,25",
-        "2021-02,E09000002,all,1250,40,30,45,20,15,80,35,85",
+        "2021-02,E09000002,all,1250,40,30,45,20,15,80,35,30,25",
+        "2021-02,E09000002,all,1250,40,30,45,20,15,80,35,30,85",
     );
     let run = repo.check();
     run.assert_reports("logic/part-exceeds-whole", &format!("{METRICS}:6:"));
     assert!(
-        run.stdout
-            .contains("`deaths_in_preferred_place` (85) is more than `deaths` (35)"),
+        run.stdout.contains(
+            "`deaths_in_preferred_place` (85) is more than `deaths_with_preference_recorded` (30)"
+        ),
         "{}",
         run.stdout
     );
@@ -503,20 +504,20 @@ fn csv_problems_name_row_and_column() {
         "2021-02",
         "E09000002",
         "urgent-care-plan",
-        "1250,forty,30,45,20,15,80,35,25,1150,950",
+        "1250,forty,30,45,20,15,80,35,30,25,1150,950,900",
     ));
     text.push_str(&row(
         "2021-02",
         "E54000029",
         "urgent-care-plan",
-        "1250,-5,30,45,20,15,80,35,25,1150,950",
+        "1250,-5,30,45,20,15,80,35,30,25,1150,950,900",
     ));
     text.push_str("2021-02,E09000001\n");
     text.push_str(&row(
         "2021-02",
         "E09000002",
         "urgent-care-plan",
-        "1250,,30,45,20,15,80,35,25,1150,950",
+        "1250,,30,45,20,15,80,35,30,25,1150,950,900",
     ));
     repo.write(METRICS, text);
     let run = repo.check();
@@ -641,7 +642,7 @@ fn date_of_birth_field_in_a_template_is_reported() {
 #[test]
 fn date_of_birth_column_in_metrics_is_reported() {
     let repo = Repo::valid();
-    repo.edit(METRICS, "preferred_place_recorded", "date_of_birth");
+    repo.edit(METRICS, "preference_expressed", "date_of_birth");
     let run = repo.check();
     run.assert_reports("identifier/date-of-birth", &format!("{METRICS}:1:"));
 }
@@ -947,14 +948,14 @@ fn with_secondary_suppression_a_suppressed_count_recoverable_from_totals_is_an_e
         let text = repo
             .read(&path)
             .replace(
-                &format!("{month},E09000002,all,1250,40,30,45,20,15,80,35,25,1150,950"),
-                &format!("{month},E09000002,all,*,40,30,45,20,15,*,35,25,*,*"),
+                &format!("{month},E09000002,all,1250,40,30,45,20,15,80,35,30,25,1150,950,900"),
+                &format!("{month},E09000002,all,*,40,30,45,20,15,*,35,30,25,*,*,*"),
             )
             .replace(
                 &format!(
-                    "{month},E09000002,urgent-care-plan,1250,40,30,45,20,15,80,35,25,1150,950"
+                    "{month},E09000002,urgent-care-plan,1250,40,30,45,20,15,80,35,30,25,1150,950,900"
                 ),
-                &format!("{month},E09000002,urgent-care-plan,*,40,30,45,20,15,*,35,25,*,*"),
+                &format!("{month},E09000002,urgent-care-plan,*,40,30,45,20,15,*,35,30,25,*,*,*"),
             );
         repo.write(&path, text);
     }

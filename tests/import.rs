@@ -6,7 +6,7 @@ mod common;
 
 use common::{HEADER, Repo};
 
-const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
+const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_made,preference_expressed,died_month,died_in_preferred_place,earlier_template_id,template_changed";
 const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
 
 const CITY: &str = "E09000001";
@@ -14,31 +14,32 @@ const BARKING: &str = "E09000002";
 
 /// A hand-made extract for the fixture's two boroughs, one template, January and February 2021:
 ///
-/// * Barking: 12 plans made in January 2021 (5 with a CPR decision); 3 older plans from June
-///   2020, one archived in January 2021, one whose person died in February 2021 in their
-///   preferred place (the only plan with a preferred place recorded); 10 ambulance views and a
-///   GP update in January.
+/// * Barking: 12 plans made in January 2021 (5 with a CPR decision made); 3 older plans from
+///   June 2020, one archived in January 2021, one whose person died in February 2021 in their
+///   preferred place (the only plan with a preference expressed); 10 ambulance views and a GP
+///   update in January. Every live plan was made in the 12 months before, so all count as
+///   reviewed.
 /// * City: 2 plans made in February 2021, one NHS 111 view in February.
 fn hand_made_extract(repo: &Repo) {
     let mut plans = format!("{PLANS_HEADER}\n");
     for i in 0..12 {
         let cpr = if i < 5 { "true" } else { "false" };
         plans.push_str(&format!(
-            "P-NEW{i:02},{BARKING},urgent-care-plan,85+,2021-01,2021-01,active,{cpr},false,,false\n"
+            "P-NEW{i:02},{BARKING},urgent-care-plan,85+,2021-01,2021-01,active,{cpr},false,,false,,\n"
         ));
     }
     plans.push_str(&format!(
-        "P-OLDA,{BARKING},urgent-care-plan,75-84,2020-06,2021-01,archived,false,false,,false\n"
+        "P-OLDA,{BARKING},urgent-care-plan,75-84,2020-06,2021-01,archived,false,false,,false,,\n"
     ));
     plans.push_str(&format!(
-        "P-OLDB,{BARKING},urgent-care-plan,85+,2020-06,2020-06,deceased,false,true,2021-02,true\n"
+        "P-OLDB,{BARKING},urgent-care-plan,85+,2020-06,2020-06,deceased,false,true,2021-02,true,,\n"
     ));
     plans.push_str(&format!(
-        "P-OLDC,{BARKING},urgent-care-plan,65-74,2020-06,2020-06,active,false,false,,false\n"
+        "P-OLDC,{BARKING},urgent-care-plan,65-74,2020-06,2020-06,active,false,false,,false,,\n"
     ));
     for i in 0..2 {
         plans.push_str(&format!(
-            "P-CITY{i},{CITY},urgent-care-plan,18-64,2021-02,2021-02,active,false,false,,false\n"
+            "P-CITY{i},{CITY},urgent-care-plan,18-64,2021-02,2021-02,active,false,false,,false,,\n"
         ));
     }
     let mut events = format!("{EVENTS_HEADER}\n");
@@ -57,19 +58,22 @@ fn hand_made_extract(repo: &Repo) {
 /// The published files for the hand-made extract, worked out by hand. Counts of 1 to 7 are
 /// `*`, others rounded to 5; STP area and London are the sum of the unrounded boroughs.
 fn expected(month: &str) -> String {
-    // active, new, las, 111, ooh, ed, gp, deaths, deaths in preferred place, cpr, preferred place
+    // active, new, las, 111, ooh, ed, gp, deaths, deaths with a preference recorded, deaths
+    // in the preferred place, CPR decision made, preference expressed, reviewed in 12 months
     let (barking, city, stp) = match month {
-        // Barking: 12 new + 3 old - 1 archived = 14 active; 5 with CPR; 1 with a preferred place.
+        // Barking: 12 new + 3 old - 1 archived = 14 active, all reviewed (made since 2020-02);
+        // 5 with a CPR decision; 1 with a preference.
         "2021-01" => (
-            "15,10,10,0,0,0,0,0,0,*,*",
-            "0,0,0,0,0,0,0,0,0,0,0",
-            "15,10,10,0,0,0,0,0,0,*,*",
+            "15,10,10,0,0,0,0,0,0,0,*,*,15",
+            "0,0,0,0,0,0,0,0,0,0,0,0,0",
+            "15,10,10,0,0,0,0,0,0,0,*,*,15",
         ),
-        // Barking: 14 - 1 death = 13; City: 2 new, 1 view; STP: 15 active, 2 new.
+        // Barking: 14 - 1 death = 13, its one death with a preference met; City: 2 new, 1
+        // view; STP: 15 active, 2 new.
         "2021-02" => (
-            "15,0,0,0,0,0,0,*,*,*,0",
-            "*,*,0,*,0,0,0,0,0,0,0",
-            "15,*,0,*,0,0,0,*,*,*,0",
+            "15,0,0,0,0,0,0,*,*,*,*,0,15",
+            "*,*,0,*,0,0,0,0,0,0,0,0,*",
+            "15,*,0,*,0,0,0,*,*,*,*,0,15",
         ),
         _ => unreachable!(),
     };
@@ -170,7 +174,7 @@ fn assert_refused(file: &str, from: &str, to: &str, code: &str, location: &str) 
 fn a_missing_column_is_refused() {
     assert_refused(
         "plans.csv",
-        ",died_in_preferred_place\n",
+        ",template_changed\n",
         "\n",
         "extract/missing-column",
         "plans.csv:1:1",
@@ -179,7 +183,7 @@ fn a_missing_column_is_refused() {
 
 #[test]
 fn a_value_of_the_wrong_type_is_refused() {
-    // Row 2 is the first plan; column 8 is cpr_decision_recorded.
+    // Row 2 is the first plan; column 8 is cpr_decision_made.
     assert_refused(
         "plans.csv",
         "2021-01,2021-01,active,true,",
@@ -396,8 +400,7 @@ fn a_parquet_column_that_is_not_text_is_refused() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     run.assert_reports("extract/column-type", "plans.parquet:1:8");
     assert!(
-        run.stdout
-            .contains("column `cpr_decision_recorded` holds bool"),
+        run.stdout.contains("column `cpr_decision_made` holds bool"),
         "{}",
         run.stdout
     );
@@ -407,11 +410,135 @@ fn a_parquet_column_that_is_not_text_is_refused() {
 fn a_plan_that_ends_before_it_began_is_refused() {
     assert_refused(
         "plans.csv",
-        "2020-06,2020-06,deceased,false,true,2021-02,true",
-        "2020-06,2020-06,deceased,false,true,2019-02,true",
+        "2020-06,2020-06,deceased,false,true,2021-02,true,,",
+        "2020-06,2020-06,deceased,false,true,2019-02,true,,",
         "extract/inconsistent",
         "plans.csv:15:10",
     );
+}
+
+/// The fixture with a second template, `legacy`, retired from February 2021 and replaced by
+/// the urgent care plan.
+fn repo_with_legacy_template() -> Repo {
+    let repo = Repo::valid();
+    let legacy = repo
+        .read("records/templates/urgent-care-plan.yaml")
+        .replace("id: urgent-care-plan", "id: legacy")
+        .replace("title: Urgent care plan", "title: Legacy plan")
+        .replace(
+            "status: active",
+            "status: retired\nretired_from: \"2021-02\"\nreplaced_by: urgent-care-plan",
+        );
+    repo.write("records/templates/legacy.yaml", legacy);
+    repo
+}
+
+#[test]
+fn a_plan_that_moves_template_counts_under_each_in_turn_and_is_not_new_again() {
+    // 10 Barking plans made on the legacy template in 2020 migrate to the urgent care plan in
+    // February 2021; each is viewed by an ambulance crew in January and in February.
+    let repo = repo_with_legacy_template();
+    let mut plans = format!("{PLANS_HEADER}\n");
+    let mut events = format!("{EVENTS_HEADER}\n");
+    for i in 0..10 {
+        plans.push_str(&format!(
+            "P-MOVE{i},{BARKING},urgent-care-plan,85+,2020-06,2020-06,active,true,true,,false,legacy,2021-02\n"
+        ));
+        events.push_str(&format!("P-MOVE{i},2021-01-05T10:00:00Z,las,view\n"));
+        events.push_str(&format!("P-MOVE{i},2021-02-05T10:00:00Z,las,view\n"));
+    }
+    repo.write("extract/plans.csv", plans);
+    repo.write("extract/events.csv", events);
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let row = |month: &str, template: &str| -> String {
+        let text = repo.read(&format!("published/{month}.csv"));
+        let prefix = format!("{month},{BARKING},{template},");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            .unwrap()
+    };
+    // active, new, las, ..., cpr, preference, reviewed (made in June 2020, within 12 months)
+    assert_eq!(row("2021-01", "legacy"), "10,0,10,0,0,0,0,0,0,0,10,10,10");
+    assert_eq!(
+        row("2021-01", "urgent-care-plan"),
+        "0,0,0,0,0,0,0,0,0,0,0,0,0"
+    );
+    assert_eq!(row("2021-02", "legacy"), "0,0,0,0,0,0,0,0,0,0,0,0,0");
+    assert_eq!(
+        row("2021-02", "urgent-care-plan"),
+        "10,0,10,0,0,0,0,0,0,0,10,10,10",
+        "moved, not new"
+    );
+    assert_eq!(row("2021-02", "all"), "10,0,10,0,0,0,0,0,0,0,10,10,10");
+    // The published months check clean: the retired template took no new plans.
+    for month in ["2021-01", "2021-02"] {
+        std::fs::copy(
+            repo.path(&format!("published/{month}.csv")),
+            repo.path(&format!("records/metrics/{month}.csv")),
+        )
+        .unwrap();
+    }
+    let check = repo.check();
+    assert_eq!(check.code, 0, "{}", check.stdout);
+}
+
+#[test]
+fn a_review_keeps_a_plan_current_for_twelve_months() {
+    // 10 plans made in January 2020, updated in March 2020 and not again: current until the
+    // end of February 2021, then not. The window is dated by views from December 2020.
+    let repo = Repo::valid();
+    let mut plans = format!("{PLANS_HEADER}\n");
+    let mut events = format!("{EVENTS_HEADER}\n");
+    for i in 0..10 {
+        plans.push_str(&format!(
+            "P-REV{i},{BARKING},urgent-care-plan,85+,2020-01,2020-03,active,true,true,,false,,\n"
+        ));
+        events.push_str(&format!("P-REV{i},2020-03-10T09:00:00Z,gp,update\n"));
+        for month in ["2020-12", "2021-01", "2021-02", "2021-03"] {
+            events.push_str(&format!("P-REV{i},{month}-15T09:00:00Z,111,view\n"));
+        }
+    }
+    repo.write("extract/plans.csv", plans);
+    repo.write("extract/events.csv", events);
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("2020-12 to 2021-03"), "{}", run.stderr);
+    let reviewed = |month: &str| -> String {
+        let text = repo.read(&format!("published/{month}.csv"));
+        let prefix = format!("{month},{BARKING},all,");
+        let row = text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap();
+        row.rsplit(',').next().unwrap().to_owned()
+    };
+    assert_eq!(reviewed("2020-12"), "10");
+    assert_eq!(reviewed("2021-02"), "10", "March 2020 is within 12 months");
+    assert_eq!(reviewed("2021-03"), "0", "more than 12 months since");
+}
+
+#[test]
+fn template_changes_that_cannot_have_happened_are_refused() {
+    for (from, to, location) in [
+        // A change needs both columns (row 7 is the first plan without a CPR decision).
+        (
+            "active,false,false,,false,,\n",
+            "active,false,false,,false,legacy,\n",
+            "plans.csv:7:13",
+        ),
+        // A change before the plan was made.
+        (
+            "active,false,false,,false,,\n",
+            "active,false,false,,false,legacy,2020-12\n",
+            "plans.csv:7:13",
+        ),
+    ] {
+        let repo = repo_with_legacy_template();
+        hand_made_extract(&repo);
+        repo.edit("extract/plans.csv", from, to);
+        let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+        assert_eq!(run.code, 1, "{to}: {}{}", run.stdout, run.stderr);
+        run.assert_reports("extract/inconsistent", location);
+        assert!(!repo.path("published").exists());
+    }
 }
 
 /// The hand-made extract's unrounded counts, as an engine elsewhere would hand them over
@@ -426,9 +553,9 @@ fn hand_made_counts(repo: &Repo) {
         "counts/counts.csv",
         format!(
             "{header}\n\
-             2021-01,{BARKING},urgent-care-plan,14,12,10,0,0,0,0,0,0,5,1\n\
-             2021-02,{BARKING},urgent-care-plan,13,0,0,0,0,0,0,1,1,5,0\n\
-             2021-02,{CITY},urgent-care-plan,2,2,0,1,0,0,0,0,0,0,0\n"
+             2021-01,{BARKING},urgent-care-plan,14,12,10,0,0,0,0,0,0,0,5,1,14\n\
+             2021-02,{BARKING},urgent-care-plan,13,0,0,0,0,0,0,1,1,1,5,0,13\n\
+             2021-02,{CITY},urgent-care-plan,2,2,0,1,0,0,0,0,0,0,0,0,2\n"
         ),
     );
 }

@@ -258,11 +258,18 @@ fn metrics_table(
     let mut derived = vec![
         rate("active_plans", col("adults"), 1000.0).alias("plans_per_1000_adults"),
         rate("active_plans", col("aged_75_plus"), 1000.0).alias("plans_per_1000_aged_75_plus"),
-        rate("deaths_in_preferred_place", col("deaths"), 100.0)
-            .alias("pct_died_in_preferred_place"),
-        rate("cpr_recorded", col("active_plans"), 100.0).alias("pct_cpr_recorded"),
-        rate("preferred_place_recorded", col("active_plans"), 100.0)
-            .alias("pct_preferred_place_recorded"),
+        // Among deaths with a preference recorded, as CMC and EPaCCS report it: a death with
+        // no preference recorded can be neither in nor out of the preferred place.
+        rate(
+            "deaths_in_preferred_place",
+            col("deaths_with_preference_recorded"),
+            100.0,
+        )
+        .alias("pct_died_in_preferred_place"),
+        rate("cpr_decision_made", col("active_plans"), 100.0).alias("pct_cpr_decision_made"),
+        rate("preference_expressed", col("active_plans"), 100.0).alias("pct_preference_expressed"),
+        rate("plans_reviewed_last_12_months", col("active_plans"), 100.0)
+            .alias("pct_reviewed_last_12_months"),
     ];
     for (measure, name) in [
         (Measure::ViewsLas, "las"),

@@ -221,14 +221,15 @@ impl LinkedTable {
     /// cells were added.
     pub fn protect(&mut self) -> usize {
         let mut added = 0;
+        let costs: Vec<u64> = (0..self.values.len()).map(|cell| self.cost(cell)).collect();
         let mut bridges = self.bridges();
         for cell in 0..self.values.len() {
             if self.status[cell] != CellStatus::Primary || !bridges[cell] {
                 continue;
             }
-            // Published cells may join the cycle at a cost of the count they would hide (plus
-            // one, so fewer cells win among equals); a cycle always exists through the totals.
-            let Some(path) = self.cycle_through(cell, Some(&|value| value + 1)) else {
+            // Published cells may join the cycle at what hiding them costs readers; a cycle
+            // always exists through the totals.
+            let Some(path) = self.cycle_through(cell, Some(&|index| costs[index])) else {
                 continue;
             };
             for arc in path {
@@ -242,10 +243,37 @@ impl LinkedTable {
         added
     }
 
+    /// What hiding a published cell costs readers: the count it hides (plus one, so fewer
+    /// cells win among equals), weighted by how widely the cell is read. An area's figure for
+    /// all templates is read most, so it is hidden last; a template's figure in a smaller area
+    /// first: borough x1, STP area x10, London x100, and an all-templates total x1000.
+    fn cost(&self, cell: usize) -> u64 {
+        let width = self.columns + 1;
+        let (row, column) = (cell / width, cell % width);
+        let depth = |mut row: usize| {
+            let mut depth = 0u32;
+            while let Some(parent) = self.parents[row] {
+                row = parent;
+                depth += 1;
+            }
+            depth
+        };
+        let deepest = (0..self.parents.len()).map(depth).max().unwrap_or(0);
+        let area_weight = 10u64.pow(deepest - depth(row));
+        let total_weight = if column == self.columns { 1000 } else { 1 };
+        (self.values[cell] + 1)
+            .saturating_mul(area_weight)
+            .saturating_mul(total_weight)
+    }
+
     /// The cheapest cycle through `cell` along which a unit of flow can move within bounds:
     /// the cells on it other than `cell`. Only suppressed cells may be used unless `cost` prices
     /// published ones (which would become secondary, so free to move in either direction).
-    fn cycle_through(&self, cell: usize, cost: Option<&dyn Fn(u64) -> u64>) -> Option<Vec<usize>> {
+    fn cycle_through(
+        &self,
+        cell: usize,
+        cost: Option<&dyn Fn(usize) -> u64>,
+    ) -> Option<Vec<usize>> {
         let (arcs, nodes) = self.arcs();
         // Residual graph: (to, cell, cost) per node.
         let mut residual: Vec<Vec<(usize, usize, u64)>> = vec![Vec::new(); nodes];
@@ -261,7 +289,7 @@ impl LinkedTable {
                 // without zeros always exists: through the totals, which are at least the
                 // small count itself.
                 (CellStatus::Published, Some(_)) if value == 0 => continue,
-                (CellStatus::Published, Some(cost)) => (0, u64::MAX, cost(value)),
+                (CellStatus::Published, Some(cost)) => (0, u64::MAX, cost(index)),
                 _ => {
                     let (lo, hi) = self.bounds(index);
                     (lo, hi, 0)

@@ -12,8 +12,21 @@ use anyhow::{Result, bail};
 use crate::model::Service;
 use crate::snapshot::Snapshot;
 
-/// The plans table, one row per care plan, in this column order.
-pub const PLANS_COLUMNS: [&str; 11] = [
+/// The plans table, one row per care plan, in this column order:
+///
+/// * `plan_id`: pseudonymous; `borough_code` (E09), `template_id` (the template the plan uses
+///   now), `age_band`;
+/// * `created`: the month the plan was first published (`YYYY-MM`); `last_updated`: the
+///   month it was last revised (for an archived plan, the month it was archived);
+/// * `status`: `active`, `deceased` or `archived`;
+/// * `cpr_decision_made` (`true` for CPR or not for CPR, `false` not yet decided) and
+///   `preference_expressed` (a preferred place of death recorded);
+/// * `died_month` and `died_in_preferred_place` (`true`/`false`);
+/// * `earlier_template_id` and `template_changed`: when a plan moved from one template to
+///   another (CMC plans migrated to the Universal Care Plan in July 2022), the template it used
+///   before and the month from which `template_id` applies; both empty otherwise. A plan that
+///   moved is the same plan: it is not a new plan in that month.
+pub const PLANS_COLUMNS: [&str; 13] = [
     "plan_id",
     "borough_code",
     "template_id",
@@ -21,17 +34,20 @@ pub const PLANS_COLUMNS: [&str; 11] = [
     "created",
     "last_updated",
     "status",
-    "cpr_decision_recorded",
-    "preferred_place_of_death_recorded",
+    "cpr_decision_made",
+    "preference_expressed",
     "died_month",
     "died_in_preferred_place",
+    "earlier_template_id",
+    "template_changed",
 ];
 
-/// The events table, one row per audit event, in this column order.
+/// The events table, one row per audit event, in this column order. A `view` is a service
+/// opening the plan; an `update` is the plan revised and published again (a review).
 pub const EVENTS_COLUMNS: [&str; 4] = ["plan_id", "timestamp", "service", "kind"];
 
 /// The plans table's header line.
-pub const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_recorded,preferred_place_of_death_recorded,died_month,died_in_preferred_place";
+pub const PLANS_HEADER: &str = "plan_id,borough_code,template_id,age_band,created,last_updated,status,cpr_decision_made,preference_expressed,died_month,died_in_preferred_place,earlier_template_id,template_changed";
 
 /// The events table's header line.
 pub const EVENTS_HEADER: &str = "plan_id,timestamp,service,kind";
@@ -41,6 +57,10 @@ pub const AGE_BANDS: [&str; 5] = ["0-17", "18-64", "65-74", "75-84", "85+"];
 
 /// A plan's status at the end of the extract.
 pub const PLAN_STATUSES: [&str; 3] = ["active", "deceased", "archived"];
+
+/// How many months back a review keeps a plan current (`plans_reviewed_last_12_months`): a plan
+/// counts at the end of a month when it was created or updated in that month or the 11 before.
+pub const REVIEW_MONTHS: i64 = 12;
 
 /// What an audit event records.
 pub const EVENT_KINDS: [&str; 2] = ["view", "update"];

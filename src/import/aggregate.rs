@@ -20,8 +20,9 @@ pub struct Aggregator {
     boroughs: usize,
     templates: usize,
     counts: Vec<[u64; MEASURES]>,
-    /// Where each plan lives, by plan index, so events can be attributed.
-    plan_cells: HashMap<u64, (usize, usize)>,
+    /// Where each plan lives, by plan index, so events can be attributed: its borough, the
+    /// template it was made with, the template it uses now, and the month it changed.
+    plan_cells: HashMap<u64, (usize, usize, usize, Option<Month>)>,
 }
 
 impl Aggregator {
@@ -100,14 +101,23 @@ impl Aggregator {
 
 impl Sink for Aggregator {
     fn plan(&mut self, index: u64, plan: &PlanRecord) {
-        let (borough, template) = (plan.borough, plan.template);
-        self.plan_cells.insert(index, (borough, template));
+        let borough = plan.borough;
+        let changed = plan.earlier_template.map(|(_, month)| month);
+        self.plan_cells.insert(
+            index,
+            (borough, plan.first_template(), plan.template, changed),
+        );
         if let Some(month) = self.month_offset(plan.created) {
-            self.cell(month, borough, template)[Measure::NewPlans.index()] += 1;
+            self.cell(month, borough, plan.first_template())[Measure::NewPlans.index()] += 1;
         }
-        if let Some(died) = plan.died.and_then(|m| self.month_offset(m)) {
-            let cell = self.cell(died, borough, template);
+        if let Some(died) = plan.died
+            && let Some(offset) = self.month_offset(died)
+        {
+            let cell = self.cell(offset, borough, plan.template_in(died));
             cell[Measure::Deaths.index()] += 1;
+            if plan.preference_expressed {
+                cell[Measure::DeathsWithPreferenceRecorded.index()] += 1;
+            }
             if plan.died_in_preferred_place {
                 cell[Measure::DeathsInPreferredPlace.index()] += 1;
             }
@@ -120,13 +130,16 @@ impl Sink for Aggregator {
                 break;
             }
             if plan.active_at_end_of(month) {
-                let cell = self.cell(offset, borough, template);
+                let cell = self.cell(offset, borough, plan.template_in(month));
                 cell[Measure::ActivePlans.index()] += 1;
-                if plan.cpr_recorded {
-                    cell[Measure::CprRecorded.index()] += 1;
+                if plan.cpr_decision_made {
+                    cell[Measure::CprDecisionMade.index()] += 1;
                 }
-                if plan.preferred_place_recorded {
-                    cell[Measure::PreferredPlaceRecorded.index()] += 1;
+                if plan.preference_expressed {
+                    cell[Measure::PreferenceExpressed.index()] += 1;
+                }
+                if plan.reviewed_by(month) {
+                    cell[Measure::PlansReviewedLast12Months.index()] += 1;
                 }
             }
         }
@@ -136,11 +149,15 @@ impl Sink for Aggregator {
         if event.kind != EventKind::View {
             return;
         }
-        let (Some(&(borough, template)), Some(month)) = (
+        let (Some(&(borough, before, after, changed)), Some(month)) = (
             self.plan_cells.get(&event.plan),
             self.month_offset(event.month),
         ) else {
             return;
+        };
+        let template = match changed {
+            Some(changed) if event.month < changed => before,
+            _ => after,
         };
         if let Some(measure) = Measure::views_of(event.service) {
             self.cell(month, borough, template)[measure.index()] += 1;
@@ -247,14 +264,6 @@ pub fn publish(
     out
 }
 
-/// Measures that are part of another in the same cell: a reader who saw a part published
-/// beside its hidden whole would learn the whole is at least that large.
-const PARTS: [(Measure, Measure); 3] = [
-    (Measure::DeathsInPreferredPlace, Measure::Deaths),
-    (Measure::CprRecorded, Measure::ActivePlans),
-    (Measure::PreferredPlaceRecorded, Measure::ActivePlans),
-];
-
 /// Secondary suppression of one month, measure by measure over the linked area x template
 /// table. Wholes go first: where one is hidden as secondary, its parts are hidden with it, and
 /// then each part's own table is protected with those cells already hidden.
@@ -265,7 +274,9 @@ fn protect_month(
     columns: usize,
     rule: &DisclosureRule,
 ) {
-    let is_part = |m: &Measure| PARTS.iter().any(|(part, _)| part == m);
+    // A reader who saw a part published beside its hidden whole would learn the whole is at
+    // least that large, so wholes go first and hide their parts.
+    let is_part = |m: &Measure| m.whole().is_some();
     let order = Measure::ALL
         .iter()
         .filter(|m| !is_part(m))
@@ -274,7 +285,7 @@ fn protect_month(
         let index = measure.index();
         let values = unrounded.iter().map(|cell| cell[index]).collect();
         let mut table = LinkedTable::new(parents.to_vec(), columns, values, rule.threshold);
-        if let Some((_, whole)) = PARTS.iter().find(|(part, _)| *part == measure) {
+        if let Some(whole) = measure.whole() {
             for (cell, status) in table.status.iter_mut().enumerate() {
                 let whole_hidden = counts[cell][whole.index()] == Count::Suppressed;
                 if whole_hidden && *status == CellStatus::Published {

@@ -314,6 +314,10 @@ impl Rules {
             "template_id" if !self.templates.contains(cell) => {
                 Err(format!("unknown template `{cell}`"))
             }
+            "earlier_template_id" if !cell.is_empty() && !self.templates.contains(cell) => {
+                Err(format!("unknown template `{cell}`"))
+            }
+            "template_changed" if !cell.is_empty() => self.month(cell),
             "age_band" if !AGE_BANDS.contains(&cell) => Err(format!("unknown age band `{cell}`")),
             "created" | "last_updated" => self.month(cell),
             "died_month" if !cell.is_empty() => self.month(cell),
@@ -321,9 +325,7 @@ impl Rules {
                 "unknown status `{cell}`; expected one of {}",
                 PLAN_STATUSES.join(", ")
             )),
-            "cpr_decision_recorded"
-            | "preferred_place_of_death_recorded"
-            | "died_in_preferred_place"
+            "cpr_decision_made" | "preference_expressed" | "died_in_preferred_place"
                 if !is_flag(cell) =>
             {
                 Err(format!("`{cell}` is not true or false"))
@@ -332,24 +334,66 @@ impl Rules {
         }
     }
 
-    /// A plan cannot end before it began: a death or archiving month before `created` (columns
-    /// as in `PLANS_HEADER`) would count it live for a negative stretch.
+    /// What a row's cells must say together (columns as in `PLANS_HEADER`; months as text
+    /// compare in time order): a plan cannot end before it began (it would count as live for
+    /// a negative stretch), a template change needs both its columns and falls within the
+    /// plan's life, and only a recorded preference can be met.
     fn plans_row(&self, cells: &[&str]) -> Option<(usize, String)> {
-        let created = cells.get(4)?;
-        let died = cells.get(9).filter(|d| !d.is_empty());
-        if let Some(died) = died.filter(|d| *d < created) {
+        let cell = |i: usize| cells.get(i).copied().unwrap_or("");
+        let (template, created, updated) = (cell(2), cell(4), cell(5));
+        let (died, earlier, changed) = (cell(9), cell(11), cell(12));
+        if !died.is_empty() && died < created {
             return Some((
                 9,
                 format!("died in {died}, before the plan was made in {created}"),
             ));
         }
-        let updated = cells.get(5)?;
-        (updated < created).then(|| {
-            (
+        if updated < created {
+            return Some((
                 5,
                 format!("last updated in {updated}, before the plan was made in {created}"),
-            )
-        })
+            ));
+        }
+        match (earlier.is_empty(), changed.is_empty()) {
+            (true, true) => {}
+            (false, true) => {
+                return Some((12, "earlier_template_id is given but template_changed is empty; a template change needs both".into()));
+            }
+            (true, false) => {
+                return Some((11, "template_changed is given but earlier_template_id is empty; a template change needs both".into()));
+            }
+            (false, false) => {
+                if earlier == template {
+                    return Some((
+                        11,
+                        format!("the plan moved from `{earlier}` to the same template"),
+                    ));
+                }
+                if changed <= created {
+                    return Some((
+                        12,
+                        format!(
+                            "the template changed in {changed}, not after the plan was made in {created}"
+                        ),
+                    ));
+                }
+                if !died.is_empty() && changed > died {
+                    return Some((
+                        12,
+                        format!(
+                            "the template changed in {changed}, after the person died in {died}"
+                        ),
+                    ));
+                }
+            }
+        }
+        if cell(10) == "true" && (cell(8) != "true" || died.is_empty()) {
+            return Some((
+                10,
+                "died in the preferred place, but the plan has no preferred place recorded or no death".into(),
+            ));
+        }
+        None
     }
 
     fn events_cell(&self, column: &str, cell: &str) -> Result<(), String> {
@@ -411,8 +455,31 @@ fn plans_suspects(rules: &Arc<Rules>) -> Expr {
         .and(col("died_month").lt(col("created")))
         .fill_null(lit(false));
     let updated_early = col("last_updated").lt(col("created")).fill_null(lit(false));
+    let given = |name: &str| col(name).fill_null(lit("")).neq(lit(""));
+    let change_malformed = given("earlier_template_id")
+        .neq(given("template_changed"))
+        .or(given("template_changed").and(
+            col("template_changed")
+                .lt_eq(col("created"))
+                .or(col("earlier_template_id").eq(col("template_id")))
+                .or(given("died_month").and(col("template_changed").gt(col("died_month")))),
+        ))
+        .fill_null(lit(true));
+    let wish_without_preference = col("died_in_preferred_place")
+        .eq(lit("true"))
+        .and(
+            col("preference_expressed")
+                .neq(lit("true"))
+                .or(given("died_month").not()),
+        )
+        .fill_null(lit(false));
     columns
-        .chain([died_early, updated_early])
+        .chain([
+            died_early,
+            updated_early,
+            change_malformed,
+            wish_without_preference,
+        ])
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false))
 }

@@ -13,7 +13,9 @@ use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use crate::extract::{ExtractFormat, Reference, Table, VIEWING_SERVICES, table_path};
+use crate::extract::{
+    ExtractFormat, REVIEW_MONTHS, Reference, Table, VIEWING_SERVICES, table_path,
+};
 use crate::model::{Measure, Month};
 
 /// Runs a query on the streaming engine, which reads the tables in morsels: memory stays flat
@@ -88,8 +90,9 @@ fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
 }
 
 /// Each plan's cell as one small number, `borough x templates + template` (null when either
-/// is unknown): the join carries it instead of two strings, and groups hash it cheaply.
-fn cell_index(reference: &Reference) -> Expr {
+/// is unknown), for the template in `template_column`: the join carries it instead of two
+/// strings, and groups hash it cheaply.
+fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
     let index_of = |column: &'static str, index: HashMap<String, u32>| {
         let index = Arc::new(index);
         col(column).map(
@@ -112,7 +115,7 @@ fn cell_index(reference: &Reference) -> Expr {
     };
     let templates = reference.templates.len() as u32;
     index_of("borough_code", owned(reference.borough_index())) * lit(templates)
-        + index_of("template_id", owned(reference.template_index()))
+        + index_of(template_column, owned(reference.template_index()))
 }
 
 /// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
@@ -140,8 +143,13 @@ pub struct Aggregated {
 }
 
 /// Aggregates an extract into unrounded counts per month, borough and template, for `window`
-/// or, without one, every month from the first to the last event. `suspects` are the check's
-/// filters for the plans and events tables (counted, not applied).
+/// or, without one, every month from the first to the last month any service viewed a plan
+/// (updates before that still count as reviews). `suspects` are the check's filters for the
+/// plans and events tables (counted, not applied).
+///
+/// A plan is counted in the cell of the template it uses in each month: a plan whose template
+/// changed (`template_changed`) is two episodes, the earlier template's up to the change and
+/// the current one's from it, and is a new plan only in the month it was created.
 pub fn aggregate_extract(
     dir: &Path,
     format: ExtractFormat,
@@ -151,48 +159,128 @@ pub fn aggregate_extract(
 ) -> Result<Aggregated> {
     let sum = |name: &str| col(name).sum().alias(name);
     let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
-    let plans = scan_table(&table_path(dir, Table::Plans, format), format)?.with_columns([
-        month_index("created").alias("created_index"),
-        // A plan stops being live in the month its person died or it was archived.
-        when(not_empty("died_month"))
-            .then(month_index("died_month"))
-            .when(col("status").eq(lit("archived")))
-            .then(month_index("last_updated"))
-            .otherwise(lit(NULL).cast(DataType::Int64))
-            .alias("end_index"),
-        flag("cpr_decision_recorded").alias("cpr"),
-        flag("preferred_place_of_death_recorded").alias("ppd"),
-        flag("died_in_preferred_place").alias("dipp"),
-        cell_index(reference).alias("cell"),
+    let null_month = || lit(NULL).cast(DataType::Int64);
+    let plans = scan_table(&table_path(dir, Table::Plans, format), format)?
+        .with_columns([
+            month_index("created").alias("created_index"),
+            // A plan stops being live in the month its person died or it was archived.
+            when(not_empty("died_month"))
+                .then(month_index("died_month"))
+                .when(col("status").eq(lit("archived")))
+                .then(month_index("last_updated"))
+                .otherwise(null_month())
+                .alias("end_index"),
+            when(not_empty("template_changed"))
+                .then(month_index("template_changed"))
+                .otherwise(null_month())
+                .alias("changed_index"),
+            flag("cpr_decision_made").alias("cpr"),
+            flag("preference_expressed").alias("pref"),
+            flag("died_in_preferred_place").alias("dipp"),
+            cell_index(reference, "template_id").alias("cell_now"),
+            cell_index(reference, "earlier_template_id").alias("cell_earlier"),
+        ])
+        .with_column(
+            when(col("changed_index").is_not_null())
+                .then(col("cell_earlier"))
+                .otherwise(col("cell_now"))
+                .alias("cell_first"),
+        );
+    let keys = |cell: Expr, month: Expr| [cell.alias("cell"), month.alias("month")];
+
+    // Episodes: (plan, cell, the month it starts, the month it stops being live or null).
+    let first_episode = plans.clone().select([
+        col("plan_id"),
+        col("cell_first").alias("cell"),
+        col("created_index").alias("start"),
+        when(col("changed_index").is_not_null())
+            .then(col("changed_index"))
+            .otherwise(col("end_index"))
+            .alias("stop"),
+        lit(1u64).cast(DataType::UInt64).alias("new"),
+        col("cpr"),
+        col("pref"),
     ]);
-    let keys = |month: Expr| [col("cell"), month.alias("month")];
-    // Every plan is in exactly one group of starts, so its suspect count covers the table.
-    let starts = plans
+    let later_episode = plans
         .clone()
-        .with_column(suspects.0.cast(DataType::UInt64).alias("suspect"))
-        .group_by(keys(col("created_index")))
+        .filter(col("changed_index").is_not_null())
+        .select([
+            col("plan_id"),
+            col("cell_now").alias("cell"),
+            col("changed_index").alias("start"),
+            col("end_index").alias("stop"),
+            lit(0u64).cast(DataType::UInt64).alias("new"),
+            col("cpr"),
+            col("pref"),
+        ]);
+    let episodes = concat([first_episode.clone(), later_episode], UnionArgs::default())?;
+    // Every plan has exactly one first episode, so its suspect count covers the table.
+    let starts = first_episode
+        .clone()
+        .join(
+            plans.clone().select([
+                col("plan_id"),
+                suspects.0.cast(DataType::UInt64).alias("suspect"),
+            ]),
+            [col("plan_id")],
+            [col("plan_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .group_by(keys(col("cell"), col("start")))
         .agg([
             len().cast(DataType::UInt64).alias("plans"),
             sum("cpr"),
-            sum("ppd"),
+            sum("pref"),
             sum("suspect"),
         ]);
-    let ends = plans
-        .clone()
-        .filter(col("end_index").is_not_null())
-        .group_by(keys(col("end_index")))
-        .agg([
-            len().cast(DataType::UInt64).alias("plans"),
-            sum("cpr"),
-            sum("ppd"),
-        ]);
+    let moves = concat(
+        [
+            // A later episode starts where the first stops: moving between cells.
+            episodes
+                .clone()
+                .filter(col("new").eq(lit(0u64)))
+                .group_by(keys(col("cell"), col("start")))
+                .agg([
+                    len().cast(DataType::UInt64).alias("in"),
+                    sum("cpr").alias("cpr_in"),
+                    sum("pref").alias("pref_in"),
+                    lit(0u64).cast(DataType::UInt64).alias("out"),
+                    lit(0u64).cast(DataType::UInt64).alias("cpr_out"),
+                    lit(0u64).cast(DataType::UInt64).alias("pref_out"),
+                ]),
+            episodes
+                .clone()
+                .filter(col("stop").is_not_null())
+                .group_by(keys(col("cell"), col("stop")))
+                .agg([
+                    lit(0u64).cast(DataType::UInt64).alias("in"),
+                    lit(0u64).cast(DataType::UInt64).alias("cpr_in"),
+                    lit(0u64).cast(DataType::UInt64).alias("pref_in"),
+                    len().cast(DataType::UInt64).alias("out"),
+                    sum("cpr").alias("cpr_out"),
+                    sum("pref").alias("pref_out"),
+                ]),
+        ],
+        UnionArgs::default(),
+    )?;
+    let died_cell = when(
+        col("changed_index")
+            .is_not_null()
+            .and(month_index("died_month").gt_eq(col("changed_index"))),
+    )
+    .then(col("cell_now"))
+    .otherwise(col("cell_first"));
     let deaths = plans
         .clone()
         .filter(not_empty("died_month"))
-        .group_by(keys(month_index("died_month")))
-        .agg([len().cast(DataType::UInt64).alias("deaths"), sum("dipp")]);
+        .group_by(keys(died_cell, month_index("died_month")))
+        .agg([
+            len().cast(DataType::UInt64).alias("deaths"),
+            sum("pref"),
+            sum("dipp"),
+        ]);
     // All events, views and updates, are joined to their plans: one left join both counts
-    // views and finds events whose plan is missing (no borough after the join).
+    // views and finds events whose plan is missing (no cell after the join).
     let view_of = |service: &str| {
         col("kind")
             .eq(lit("view"))
@@ -202,27 +290,122 @@ pub fn aggregate_extract(
             .alias(service)
     };
     let mut event_sums: Vec<Expr> = VIEWING_SERVICES.iter().map(|s| view_of(s.id())).collect();
+    event_sums.push(
+        col("kind")
+            .eq(lit("view"))
+            .cast(DataType::UInt64)
+            .sum()
+            .alias("views"),
+    );
     event_sums.push(len().cast(DataType::UInt64).alias("events"));
     event_sums.push(col("suspect").sum().alias("suspect"));
-    let events = scan_table(&table_path(dir, Table::Events, format), format)?
-        .with_column(suspects.1.cast(DataType::UInt64).alias("suspect"))
+    let events_table = scan_table(&table_path(dir, Table::Events, format), format)?;
+    let event_cell = when(
+        col("changed_index")
+            .is_not_null()
+            .and(col("event_month").gt_eq(col("changed_index"))),
+    )
+    .then(col("cell_now"))
+    .otherwise(col("cell_first"));
+    let events = events_table
+        .clone()
+        .with_columns([
+            suspects.1.cast(DataType::UInt64).alias("suspect"),
+            month_index("timestamp").alias("event_month"),
+        ])
         .join(
-            plans.select([col("plan_id"), col("cell")]),
+            plans.clone().select([
+                col("plan_id"),
+                col("cell_first"),
+                col("cell_now"),
+                col("changed_index"),
+            ]),
             [col("plan_id")],
             [col("plan_id")],
             // The plans are the smaller side: hash them, stream the events past.
             JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight)),
         )
-        .group_by(keys(month_index("timestamp")))
+        .group_by(keys(event_cell, col("event_month")))
         .agg(event_sums);
 
-    let starts = collect_groups(starts, &["plans", "cpr", "ppd", "suspect"])?;
-    let ends = collect_groups(ends, &["plans", "cpr", "ppd"])?;
-    let deaths = collect_groups(deaths, &["deaths", "dipp"])?;
+    // Reviews: a plan is current while a creation or an update lies in the last 12 months.
+    // Each run of reviews less than 12 months apart covers one stretch, from its first review
+    // to 12 months after its last; each stretch counts in the cells of the episodes it meets.
+    let review_months = concat(
+        [
+            plans
+                .clone()
+                .select([col("plan_id"), col("created_index").alias("month")]),
+            events_table
+                .filter(col("kind").eq(lit("update")))
+                .select([col("plan_id"), month_index("timestamp").alias("month")]),
+        ],
+        UnionArgs::default(),
+    )?
+    .unique(None, UniqueKeepStrategy::Any)
+    .sort(["plan_id", "month"], SortMultipleOptions::default());
+    let stretches = review_months
+        .with_column(
+            (col("month") - col("month").shift(lit(1)).over([col("plan_id")])?)
+                .fill_null(lit(REVIEW_MONTHS + 1))
+                .gt(lit(REVIEW_MONTHS))
+                .cast(DataType::UInt32)
+                .cum_sum(false)
+                .over([col("plan_id")])?
+                .alias("stretch"),
+        )
+        .group_by([col("plan_id"), col("stretch")])
+        .agg([
+            col("month").min().alias("covered_from"),
+            (col("month").max() + lit(REVIEW_MONTHS)).alias("covered_until"),
+        ]);
+    let covered = stretches
+        .join(
+            episodes.select([col("plan_id"), col("cell"), col("start"), col("stop")]),
+            [col("plan_id")],
+            [col("plan_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_columns([
+            polars::lazy::dsl::max_horizontal([col("covered_from"), col("start")])?.alias("from"),
+            when(col("stop").is_null())
+                .then(col("covered_until"))
+                .otherwise(polars::lazy::dsl::min_horizontal([
+                    col("covered_until"),
+                    col("stop"),
+                ])?)
+                .alias("until"),
+        ])
+        .filter(col("from").lt(col("until")));
+    let reviewed = concat(
+        [
+            covered
+                .clone()
+                .group_by(keys(col("cell"), col("from")))
+                .agg([
+                    len().cast(DataType::UInt64).alias("in"),
+                    lit(0u64).cast(DataType::UInt64).alias("out"),
+                ]),
+            covered.group_by(keys(col("cell"), col("until"))).agg([
+                lit(0u64).cast(DataType::UInt64).alias("in"),
+                len().cast(DataType::UInt64).alias("out"),
+            ]),
+        ],
+        UnionArgs::default(),
+    )?;
+
+    let starts = collect_groups(starts, &["plans", "cpr", "pref", "suspect"])?;
+    let moves = collect_groups(
+        moves,
+        &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
+    )?;
+    let reviewed = collect_groups(reviewed, &["in", "out"])?;
+    let deaths = collect_groups(deaths, &["deaths", "pref", "dipp"])?;
     let mut event_columns: Vec<&str> = VIEWING_SERVICES.iter().map(|s| s.id()).collect();
-    event_columns.extend(["events", "suspect"]);
+    event_columns.extend(["views", "events", "suspect"]);
     let events = collect_groups(events, &event_columns)?;
-    let (events_at, suspect_at) = (VIEWING_SERVICES.len(), VIEWING_SERVICES.len() + 1);
+    let views_at = VIEWING_SERVICES.len();
+    let (events_at, suspect_at) = (views_at + 1, views_at + 2);
 
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.2[3]).sum::<u64>();
@@ -235,10 +418,13 @@ pub fn aggregate_extract(
     let (first, last) = match window {
         Some(window) => window,
         None => {
-            let months = events.iter().filter_map(|g| g.1);
+            let months = events
+                .iter()
+                .filter(|g| g.2[views_at] > 0)
+                .filter_map(|g| g.1);
             match (months.clone().min(), months.max()) {
                 (Some(first), Some(last)) => (Month::from_index(first), Month::from_index(last)),
-                _ => return Err(anyhow!("the extract has no events to date it by")),
+                _ => return Err(anyhow!("the extract has no views to date it by")),
             }
         }
     };
@@ -256,29 +442,40 @@ pub fn aggregate_extract(
         let cell = group.0? as usize;
         Some((cell / templates, cell % templates, group.1?))
     };
-    // Active plans: the running total of starts minus ends up to each month.
+    // Active plans (and those with a CPR decision, a preference, a recent review): running
+    // totals of what starts minus what stops, up to each month.
     let mut running: HashMap<(usize, usize), BTreeDelta> = HashMap::new();
-    for group in &starts {
+    let mut change = |group: &Group, delta: [i64; 4]| {
         if let Some((b, t, month)) = cell(group) {
-            let v = &group.2;
-            running
-                .entry((b, t))
-                .or_default()
-                .add(month, [v[0] as i64, v[1] as i64, v[2] as i64]);
+            running.entry((b, t)).or_default().add(month, delta);
+        }
+    };
+    let signed = |v: &[u64], plus: usize, minus: usize| v[plus] as i64 - v[minus] as i64;
+    for group in &starts {
+        let v = &group.2;
+        change(group, [v[0] as i64, v[1] as i64, v[2] as i64, 0]);
+        if let Some((b, t, month)) = cell(group) {
             aggregator.add(Month::from_index(month), b, t, Measure::NewPlans, v[0]);
         }
     }
-    for group in &ends {
-        if let Some((b, t, month)) = cell(group) {
-            let v = &group.2;
-            running
-                .entry((b, t))
-                .or_default()
-                .add(month, [-(v[0] as i64), -(v[1] as i64), -(v[2] as i64)]);
-        }
+    for group in &moves {
+        let v = &group.2;
+        change(
+            group,
+            [signed(v, 0, 3), signed(v, 1, 4), signed(v, 2, 5), 0],
+        );
     }
+    for group in &reviewed {
+        change(group, [0, 0, 0, signed(&group.2, 0, 1)]);
+    }
+    let measures = [
+        Measure::ActivePlans,
+        Measure::CprDecisionMade,
+        Measure::PreferenceExpressed,
+        Measure::PlansReviewedLast12Months,
+    ];
     for ((b, t), deltas) in running {
-        let mut totals = [0i64; 3];
+        let mut totals = [0i64; 4];
         let mut changes = deltas.0.into_iter().peekable();
         for month in first.index()..=last.index() {
             while let Some((_, delta)) = changes.next_if(|(m, _)| *m <= month) {
@@ -286,11 +483,6 @@ pub fn aggregate_extract(
                     *total += d;
                 }
             }
-            let measures = [
-                Measure::ActivePlans,
-                Measure::CprRecorded,
-                Measure::PreferredPlaceRecorded,
-            ];
             for (measure, total) in measures.into_iter().zip(totals) {
                 aggregator.add(Month::from_index(month), b, t, measure, total.max(0) as u64);
             }
@@ -300,7 +492,14 @@ pub fn aggregate_extract(
         if let Some((b, t, month)) = cell(group) {
             let month = Month::from_index(month);
             aggregator.add(month, b, t, Measure::Deaths, group.2[0]);
-            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.2[1]);
+            aggregator.add(
+                month,
+                b,
+                t,
+                Measure::DeathsWithPreferenceRecorded,
+                group.2[1],
+            );
+            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.2[2]);
         }
     }
     for group in &events {
@@ -320,11 +519,11 @@ pub fn aggregate_extract(
 
 /// Changes to running totals by month index, in month order.
 #[derive(Default)]
-struct BTreeDelta(std::collections::BTreeMap<i64, [i64; 3]>);
+struct BTreeDelta(std::collections::BTreeMap<i64, [i64; 4]>);
 
 impl BTreeDelta {
-    fn add(&mut self, month: i64, delta: [i64; 3]) {
-        let entry = self.0.entry(month).or_insert([0; 3]);
+    fn add(&mut self, month: i64, delta: [i64; 4]) {
+        let entry = self.0.entry(month).or_insert([0; 4]);
         for (slot, d) in entry.iter_mut().zip(delta) {
             *slot += d;
         }

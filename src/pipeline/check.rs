@@ -72,7 +72,7 @@ impl CheckReport {
 struct MetricsInputs {
     metrics: Vec<(String, u64)>,
     areas: u64,
-    templates: Vec<(String, TemplateStatus, Option<Month>)>,
+    templates: Vec<(String, TemplateStatus, Option<Month>, Option<Month>)>,
     failed: Vec<String>,
     rule: DisclosureRule,
     today: Month,
@@ -90,7 +90,14 @@ impl MetricsInputs {
             templates: snapshot
                 .templates
                 .iter()
-                .map(|t| (t.value.id.clone(), t.value.status, t.value.retired_from))
+                .map(|t| {
+                    (
+                        t.value.id.clone(),
+                        t.value.status,
+                        t.value.retired_from,
+                        t.value.available_from,
+                    )
+                })
                 .collect(),
             failed: snapshot.failed.iter().cloned().collect(),
             rule: snapshot.config.disclosure,

@@ -378,7 +378,7 @@ mod tests {
         TableSchema::from_json(&serde_json::from_str(text).unwrap()).unwrap()
     }
 
-    const HEADER: &str = "month,area_code,template,active_plans,new_plans,views_las,views_111,views_ooh_gp,views_ed,views_gp,deaths,deaths_in_preferred_place,cpr_recorded,preferred_place_recorded";
+    const HEADER: &str = "month,area_code,template,active_plans,new_plans,views_las,views_111,views_ooh_gp,views_ed,views_gp,deaths,deaths_with_preference_recorded,deaths_in_preferred_place,cpr_decision_made,preference_expressed,plans_reviewed_last_12_months";
 
     #[test]
     fn table_schema_lists_the_columns_the_model_reads() {
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn parses_rows_with_suppressed_counts() {
-        let text = format!("{HEADER}\n2021-04,E09000001,all,115,*,10,0,0,0,0,*,*,110,100\n");
+        let text = format!("{HEADER}\n2021-04,E09000001,all,115,*,10,0,0,0,0,*,*,*,110,100,95\n");
         let (file, diagnostics) = parse_metrics(&text, "records/metrics/2021-04.csv", &schema());
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(file.month.unwrap().to_string(), "2021-04");
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn an_empty_count_is_an_error_though_a_suppressed_one_is_not_required() {
-        let text = format!("{HEADER}\n2021-04,E09000001,all,115,,10,0,0,0,0,*,*,110,100\n");
+        let text = format!("{HEADER}\n2021-04,E09000001,all,115,,10,0,0,0,0,*,*,*,110,100,95\n");
         let (file, diagnostics) = parse_metrics(&text, "m/2021-04.csv", &schema());
         assert!(file.rows.is_empty());
         assert_eq!(diagnostics[0].code, "csv/value");
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn reports_bad_cell_at_its_row_and_column() {
-        let text = format!("{HEADER}\n2021-04,E09000001,all,lots,0,0,0,0,0,0,0,0,0,0\n");
+        let text = format!("{HEADER}\n2021-04,E09000001,all,lots,0,0,0,0,0,0,0,0,0,0,0,0\n");
         let (file, diagnostics) = parse_metrics(&text, "m/2021-04.csv", &schema());
         assert!(file.rows.is_empty());
         assert_eq!(diagnostics[0].code, "csv/type");
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn reports_negative_count() {
-        let text = format!("{HEADER}\n2021-04,E09000001,all,-5,0,0,0,0,0,0,0,0,0,0\n");
+        let text = format!("{HEADER}\n2021-04,E09000001,all,-5,0,0,0,0,0,0,0,0,0,0,0,0\n");
         let (_, diagnostics) = parse_metrics(&text, "m/2021-04.csv", &schema());
         assert_eq!(diagnostics[0].code, "csv/value");
         assert!(diagnostics[0].message.contains("at least 0"));

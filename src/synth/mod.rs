@@ -38,7 +38,9 @@ pub fn inputs_from_snapshot(
         .map(|t| TemplateInput {
             id: t.value.id.clone(),
             status: t.value.status,
+            available_from: t.value.available_from,
             retired_from: t.value.retired_from,
+            replaced: t.value.replaced_by.is_some(),
         })
         .collect();
     templates.sort_by(|a, b| a.id.cmp(&b.id));
@@ -69,10 +71,10 @@ pub fn inputs_from_snapshot(
             })
             .collect(),
         templates,
-        programme_starts: snapshot
+        programmes: snapshot
             .programmes
             .iter()
-            .map(|p| (p.value.area.clone(), p.value.start))
+            .map(|p| (p.value.area.clone(), p.value.start, p.value.end))
             .collect(),
     })
 }

@@ -1,10 +1,21 @@
 //! The seeded record-level model of a care-plan programme: people get plans, services view
-//! them, people die (mostly, we hope, where they wished). Output is pseudonymous plan records
-//! and audit events fed to a `Sink`; nothing here aggregates or rounds.
+//! them, plans are reviewed (or go stale), people die (mostly, we hope, where they wished).
+//! Output is pseudonymous plan records and audit events fed to a `Sink`; nothing here
+//! aggregates or rounds.
 //!
-//! The shape follows DOMAIN.md: about 115,000 Londoners with a plan in 2020, uptake
+//! The shape follows DOMAIN.md: about 115,000 Londoners with a plan in late 2020, uptake
 //! concentrated in older age bands and growing after each area's programme starts, COVID-19
 //! waves in spring 2020 and winter 2021, views concentrated in the last months of life.
+//!
+//! Templates follow the history. Each person has a clinical profile (general, end of life,
+//! dementia, heart failure, frailty, child); a plan uses the template for that profile that is
+//! available in the month it is made, else an available general template: before July 2022
+//! that is Coordinate My Care's, the only template there was. When a template with a
+//! replacement retires (CMC, July 2022), its plans that were created or reviewed in the 12
+//! months before are migrated: the same plan moves to the template for its profile that is
+//! available then (a dementia profile to the dementia template, a child to the children's
+//! template, anyone else to the Universal Care Plan); the rest, stale, are not migrated and are
+//! archived that month. A migrated plan is not a new plan.
 
 use crate::extract::Reference;
 use crate::model::{Month, Service, TemplateStatus};
@@ -13,6 +24,17 @@ use super::rng::Rng;
 
 /// Share of new plans by age band (index as `extract::AGE_BANDS`).
 const AGE_SHARE: [f64; 5] = [0.02, 0.13, 0.17, 0.30, 0.38];
+
+/// Every kind of person the model makes plans for, in a fixed order (the seed's streams depend
+/// on it).
+const PROFILES: [TemplateProfile; 6] = [
+    TemplateProfile::General,
+    TemplateProfile::EndOfLife,
+    TemplateProfile::Dementia,
+    TemplateProfile::HeartFailure,
+    TemplateProfile::Frailty,
+    TemplateProfile::Children,
+];
 
 /// What kind of care a template is for; decides who gets it and how long they live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +79,34 @@ impl TemplateProfile {
         }
     }
 
+    /// Share of new plans of this kind with a CPR decision made (for or not for CPR).
+    fn cpr_decision_share(self) -> f64 {
+        match self {
+            TemplateProfile::EndOfLife => 0.84,
+            TemplateProfile::Frailty => 0.74,
+            TemplateProfile::Dementia | TemplateProfile::HeartFailure => 0.70,
+            TemplateProfile::General => 0.60,
+            TemplateProfile::Children => 0.50,
+        }
+    }
+
+    /// Monthly chance the plan is reviewed: plans near the end of life are revised more often.
+    fn review_rate(self) -> f64 {
+        match self {
+            TemplateProfile::EndOfLife => 2.0 * REVIEW_RATE,
+            _ => REVIEW_RATE,
+        }
+    }
+
     /// Monthly chance of dying for someone with this kind of plan, before seasonal effects.
     fn death_hazard(self) -> f64 {
         match self {
-            TemplateProfile::EndOfLife => 0.065,
-            TemplateProfile::HeartFailure => 0.028,
-            TemplateProfile::Dementia => 0.024,
-            TemplateProfile::Frailty => 0.027,
-            TemplateProfile::General => 0.016,
-            TemplateProfile::Children => 0.004,
+            TemplateProfile::EndOfLife => 0.045,
+            TemplateProfile::HeartFailure => 0.017,
+            TemplateProfile::Dementia => 0.015,
+            TemplateProfile::Frailty => 0.016,
+            TemplateProfile::General => 0.0095,
+            TemplateProfile::Children => 0.003,
         }
     }
 }
@@ -83,7 +124,21 @@ pub struct BoroughInput {
 pub struct TemplateInput {
     pub id: String,
     pub status: TemplateStatus,
+    /// First month new plans may use it (always, when absent).
+    pub available_from: Option<Month>,
+    /// First month no new plan may use it.
     pub retired_from: Option<Month>,
+    /// Whether it was replaced: its current plans then migrate when it retires.
+    pub replaced: bool,
+}
+
+impl TemplateInput {
+    /// Whether a new plan may use the template in `month`.
+    fn available_in(&self, month: Month) -> bool {
+        self.status != TemplateStatus::Draft
+            && self.available_from.is_none_or(|from| from <= month)
+            && self.retired_from.is_none_or(|retired| month < retired)
+    }
 }
 
 /// Everything the model is run with.
@@ -101,8 +156,8 @@ pub struct ModelInputs {
     pub view_scale: f64,
     pub boroughs: Vec<BoroughInput>,
     pub templates: Vec<TemplateInput>,
-    /// Programme start month per STP area code.
-    pub programme_starts: Vec<(String, Month)>,
+    /// Each programme's STP area code, start month and end month (if it ended).
+    pub programmes: Vec<(String, Month, Option<Month>)>,
 }
 
 impl ModelInputs {
@@ -144,13 +199,19 @@ pub struct PlanRecord {
     /// The last month the plan was revised; for an archived plan, the month it was archived.
     pub last_updated: Month,
     pub status: PlanStatus,
-    pub cpr_recorded: bool,
-    pub preferred_place_recorded: bool,
+    /// A CPR decision made (for CPR or not for CPR), not "not yet decided".
+    pub cpr_decision_made: bool,
+    /// A preferred place of death recorded.
+    pub preference_expressed: bool,
     /// The month the person died, if within the model's window.
     pub died: Option<Month>,
     pub died_in_preferred_place: bool,
     /// The month the plan was archived, if it was.
     pub archived: Option<Month>,
+    /// The template the plan used before it moved to `template`, and the month it moved.
+    pub earlier_template: Option<(usize, Month)>,
+    /// The months the plan was updated (reviewed), in order: each is an update event.
+    pub updates: Vec<Month>,
 }
 
 impl PlanRecord {
@@ -159,6 +220,28 @@ impl PlanRecord {
         self.created <= month
             && self.died.is_none_or(|died| died > month)
             && self.archived.is_none_or(|archived| archived > month)
+    }
+
+    /// The template the plan uses in `month`.
+    pub fn template_in(&self, month: Month) -> usize {
+        match self.earlier_template {
+            Some((earlier, changed)) if month < changed => earlier,
+            _ => self.template,
+        }
+    }
+
+    /// The template the plan was created with.
+    pub fn first_template(&self) -> usize {
+        self.earlier_template
+            .map_or(self.template, |(earlier, _)| earlier)
+    }
+
+    /// Whether the plan was created or reviewed in the `REVIEW_MONTHS` months up to the end of
+    /// `month`.
+    pub fn reviewed_by(&self, month: Month) -> bool {
+        let since = month.plus_months(1 - crate::extract::REVIEW_MONTHS);
+        let recent = |m: Month| since <= m && m <= month;
+        recent(self.created) || self.updates.iter().any(|&m| recent(m))
     }
 }
 
@@ -196,18 +279,39 @@ pub trait Sink {
     fn event(&mut self, event: &Event);
 }
 
+/// Deaths registered in London a year, in round figures (ONS death registrations by area of
+/// usual residence: about 900 a week, some 50,000 a year, more in 2020's COVID-19 waves). The
+/// model's plan holders are calibrated to die at well under 45% of these; they are a
+/// calibration target, not published figures.
+pub const LONDON_REGISTERED_DEATHS: [(i32, u64); 6] = [
+    (2019, 50_000),
+    (2020, 60_000),
+    (2021, 52_000),
+    (2022, 50_000),
+    (2023, 50_000),
+    (2024, 50_000),
+];
+
 /// Plans alive at the start of the window, London-wide, at scale 1.
-const STOCK_AT_START: f64 = 109_000.0;
+const STOCK_AT_START: f64 = 118_000.0;
 /// New plans a month, London-wide, at the start of the window, at scale 1.
-const NEW_PLANS_AT_START: f64 = 2_350.0;
+const NEW_PLANS_AT_START: f64 = 1_500.0;
 /// Growth of new plans a month, per month.
-const MONTHLY_GROWTH: f64 = 0.004;
+const MONTHLY_GROWTH: f64 = 0.001;
 /// Extra new plans once an area's programme has ramped up.
 const PROGRAMME_EFFECT: f64 = 0.35;
 /// Months an area's programme takes to reach its full effect.
 const PROGRAMME_RAMP_MONTHS: f64 = 4.0;
+/// New plans in the first month after a template switch, against the month before.
+const SWITCH_DIP: f64 = 0.4;
 /// Monthly chance a plan is archived (moved away, withdrawn).
 const ARCHIVE_HAZARD: f64 = 0.003;
+/// Monthly chance a plan is reviewed (revised and published again), outside the last months
+/// of life; a plan is meant to be reviewed at least yearly, and many are not.
+const REVIEW_RATE: f64 = 0.027;
+/// Months of review history a plan made before the window carries into it: reviews older
+/// than this change no published figure.
+const STOCK_HISTORY: i64 = crate::extract::REVIEW_MONTHS;
 
 /// Views per active plan a month, by service, outside the last months of life.
 const VIEW_RATES: [(Service, f64); 5] = [
@@ -284,6 +388,8 @@ pub fn run(inputs: &ModelInputs, sink: &mut dyn Sink) {
 
 struct Model<'a> {
     inputs: &'a ModelInputs,
+    /// When plans first moved to a successor template (CMC to UCP), if they did.
+    switch: Option<Month>,
     profiles: Vec<TemplateProfile>,
     /// Share of London's new plans each borough would get without programmes.
     borough_share: Vec<f64>,
@@ -305,6 +411,12 @@ impl<'a> Model<'a> {
         let total: f64 = weights.iter().sum::<f64>().max(1.0);
         Model {
             inputs,
+            switch: inputs
+                .templates
+                .iter()
+                .filter(|t| t.replaced)
+                .filter_map(|t| t.retired_from)
+                .min(),
             profiles: inputs
                 .templates
                 .iter()
@@ -314,16 +426,22 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// How far an area's programme has ramped up by `month` (0 before it starts, up to 1).
+    /// How far an area's programme has ramped up by `month` (0 before it starts, up to 1);
+    /// after it ends, half its effect fades over a year (champions move on, training stays).
     fn programme_progress(&self, borough: usize, month: Month) -> f64 {
         let stp = &self.inputs.boroughs[borough].stp;
         self.inputs
-            .programme_starts
+            .programmes
             .iter()
-            .filter(|(area, _)| area == stp)
-            .map(|(_, start)| {
+            .filter(|(area, _, _)| area == stp)
+            .map(|(_, start, end)| {
                 let months_in = (month.index() - start.index() + 1) as f64;
-                (months_in / PROGRAMME_RAMP_MONTHS).clamp(0.0, 1.0)
+                let ramp = (months_in / PROGRAMME_RAMP_MONTHS).clamp(0.0, 1.0);
+                let fade = end.map_or(1.0, |end| {
+                    let months_after = (month.index() - end.index()) as f64;
+                    (1.0 - 0.5 * months_after / 12.0).clamp(0.5, 1.0)
+                });
+                ramp * fade
             })
             .fold(0.0, f64::max)
     }
@@ -336,39 +454,35 @@ impl<'a> Model<'a> {
             * (1.0 + MONTHLY_GROWTH).powf(months_in)
             * seasonal_uptake(month)
             * (1.0 + PROGRAMME_EFFECT * self.programme_progress(borough, month))
+            * self.switch_recovery(month)
     }
 
-    /// Picks a template a plan created in `month` for someone in `age_band` could use.
-    fn pick_template(&self, rng: &mut Rng, age_band: usize, month: Month) -> Option<usize> {
-        let legacy_share = |template: &TemplateInput| {
-            // A template on its way out takes a shrinking share until it is retired.
-            match template.retired_from {
-                Some(retired) if month >= retired => 0.0,
-                Some(retired) => {
-                    let left = (retired.index() - month.index()) as f64;
-                    (0.08 + 0.6 * (left / 48.0).min(1.0)).min(0.7)
-                }
-                None => 0.0,
+    /// New plans dip when a replaced template retires and the services move to its successor
+    /// (new system, new training), then recover over a year: half as many in the first month.
+    fn switch_recovery(&self, month: Month) -> f64 {
+        match self.switch {
+            Some(switch) if month >= switch => {
+                let months_since = (month.index() - switch.index()) as f64;
+                (SWITCH_DIP + (1.0 - SWITCH_DIP) * months_since / 12.0).min(1.0)
             }
+            _ => 1.0,
+        }
+    }
+
+    /// The template a new plan for someone with `profile` uses in `month`: one available then
+    /// made for that profile, else an available general template (CMC's, before July 2022).
+    fn template_for(&self, rng: &mut Rng, profile: TemplateProfile, month: Month) -> Option<usize> {
+        let available = |wanted: Option<TemplateProfile>| -> Vec<usize> {
+            (0..self.inputs.templates.len())
+                .filter(|&t| self.inputs.templates[t].available_in(month))
+                .filter(|&t| wanted.is_none_or(|p| self.profiles[t] == p))
+                .collect()
         };
-        let weights: Vec<f64> = self
-            .inputs
-            .templates
-            .iter()
-            .zip(&self.profiles)
-            .map(|(template, profile)| match template.status {
-                TemplateStatus::Draft => 0.0,
-                TemplateStatus::Retired => {
-                    if age_band == 0 {
-                        0.0
-                    } else {
-                        legacy_share(template)
-                    }
-                }
-                TemplateStatus::Active => profile.weight(age_band),
-            })
-            .collect();
-        (weights.iter().sum::<f64>() > 0.0).then(|| rng.weighted(&weights))
+        [Some(profile), Some(TemplateProfile::General), None]
+            .into_iter()
+            .map(available)
+            .find(|choices| !choices.is_empty())
+            .map(|choices| choices[rng.below(choices.len() as u64) as usize])
     }
 
     /// Lives one person's plan from `created` to the end of the window.
@@ -383,13 +497,11 @@ impl<'a> Model<'a> {
         let inputs = self.inputs;
         let mut rng = Rng::for_item(inputs.seed, 3, index);
         let age_band = rng.weighted(&AGE_SHARE);
-        let Some(template) = self
-            .pick_template(&mut rng, age_band, created)
-            .or_else(|| self.pick_template(&mut rng, 4, created))
-        else {
+        let weights: Vec<f64> = PROFILES.iter().map(|p| p.weight(age_band)).collect();
+        let profile = PROFILES[rng.weighted(&weights)];
+        let Some(template) = self.template_for(&mut rng, profile, created) else {
             return;
         };
-        let profile = self.profiles[template];
         let programme_at_creation = self.programme_progress(borough, created);
         let mut plan = PlanRecord {
             plan_id: pseudonym(Rng::for_item(inputs.seed, 4, index).next_u64()),
@@ -399,29 +511,67 @@ impl<'a> Model<'a> {
             created,
             last_updated: created,
             status: PlanStatus::Active,
-            cpr_recorded: rng.chance(0.86 + 0.08 * programme_at_creation),
-            preferred_place_recorded: rng.chance(0.82 + 0.10 * programme_at_creation),
+            cpr_decision_made: rng
+                .chance(profile.cpr_decision_share() + 0.08 * programme_at_creation),
+            preference_expressed: rng.chance(0.70 + 0.10 * programme_at_creation),
             died: None,
             died_in_preferred_place: false,
             archived: None,
+            earlier_template: None,
+            updates: Vec::new(),
         };
+        let first = inputs.first_month;
+        // A plan made before the window brings the reviews of its last year with it.
+        if created < first {
+            let mut month = created.next().max(first.plus_months(-STOCK_HISTORY));
+            while month < first {
+                if rng.chance(profile.review_rate()) {
+                    plan.updates.push(month);
+                    plan.last_updated = month;
+                }
+                month = month.next();
+            }
+        }
         // Survivors of earlier years are, on average, less frail than new referrals.
         let frailty = if stock { 0.55 } else { 1.0 } * (0.6 + 0.8 * rng.unit());
         let last = inputs.last_month();
-        let mut month = created.max(inputs.first_month);
+        let mut month = created.max(first);
         while month <= last {
+            let current = &inputs.templates[plan.template];
+            if current.replaced
+                && current.retired_from == Some(month)
+                && plan.earlier_template.is_none()
+            {
+                // Its template retires with a replacement: migrated if current, else stale.
+                let moved_to = if plan.reviewed_by(month.plus_months(-1)) {
+                    self.template_for(&mut rng, profile, month)
+                } else {
+                    None
+                };
+                match moved_to {
+                    Some(next) => {
+                        plan.earlier_template = Some((plan.template, month));
+                        plan.template = next;
+                    }
+                    None => {
+                        plan.archived = Some(month);
+                        plan.status = PlanStatus::Archived;
+                        break;
+                    }
+                }
+            }
             let hazard = profile.death_hazard() * frailty * seasonal_mortality(month);
             if rng.chance(hazard) {
                 plan.died = Some(month);
                 plan.status = PlanStatus::Deceased;
-                // About three quarters of people with a plan die where they wished (HIN).
+                // About three quarters of people with a preference recorded die where they
+                // wished (HIN); only a recorded preference can be met or missed.
                 let wish_met = if profile == TemplateProfile::EndOfLife {
-                    0.9
+                    0.82
                 } else {
-                    0.86
+                    0.74
                 };
-                plan.died_in_preferred_place =
-                    plan.preferred_place_recorded && rng.chance(wish_met);
+                plan.died_in_preferred_place = plan.preference_expressed && rng.chance(wish_met);
                 break;
             }
             if rng.chance(ARCHIVE_HAZARD) {
@@ -429,12 +579,26 @@ impl<'a> Model<'a> {
                 plan.status = PlanStatus::Archived;
                 break;
             }
+            if month > created && rng.chance(profile.review_rate()) {
+                plan.updates.push(month);
+                plan.last_updated = month;
+            }
             month = month.next();
         }
         // Audit events: drawn after the plan's course is known, so views can rise towards death.
-        let mut events = Vec::new();
+        let mut events: Vec<Event> = plan
+            .updates
+            .iter()
+            .map(|&month| Event {
+                plan: index,
+                month,
+                timestamp: random_time_in(&mut rng, month),
+                service: Service::GeneralPractice,
+                kind: EventKind::Update,
+            })
+            .collect();
         let end = plan.died.or(plan.archived).unwrap_or(last);
-        let mut month = created.max(inputs.first_month);
+        let mut month = created.max(first);
         while month <= end {
             let months_to_death = plan.died.map(|died| died.index() - month.index());
             for (service, rate) in VIEW_RATES {
@@ -453,16 +617,6 @@ impl<'a> Model<'a> {
                         kind: EventKind::View,
                     });
                 }
-            }
-            if rng.chance(0.04) {
-                plan.last_updated = month;
-                events.push(Event {
-                    plan: index,
-                    month,
-                    timestamp: random_time_in(&mut rng, month),
-                    service: Service::GeneralPractice,
-                    kind: EventKind::Update,
-                });
             }
             month = month.next();
         }
@@ -539,15 +693,19 @@ mod tests {
                 TemplateInput {
                     id: "urgent-care-plan".into(),
                     status: TemplateStatus::Active,
+                    available_from: Some(Month::new(2020, 7).unwrap()),
                     retired_from: None,
+                    replaced: false,
                 },
                 TemplateInput {
                     id: "legacy".into(),
                     status: TemplateStatus::Retired,
+                    available_from: None,
                     retired_from: Some(Month::new(2020, 7).unwrap()),
+                    replaced: true,
                 },
             ],
-            programme_starts: vec![("E54000029".into(), Month::new(2020, 3).unwrap())],
+            programmes: vec![("E54000029".into(), Month::new(2020, 3).unwrap(), None)],
         }
     }
 
@@ -589,6 +747,49 @@ mod tests {
                 .iter()
                 .any(|p| p.template == 1 && p.created >= retired_from)
         );
+    }
+
+    #[test]
+    fn a_replaced_templates_current_plans_migrate_and_stale_ones_are_archived() {
+        let mut out = Collect::default();
+        run(&small_inputs(3), &mut out);
+        let switch = Month::new(2020, 7).unwrap();
+        // Before the switch every plan is made on the legacy template, after it none is.
+        assert!(
+            out.plans
+                .iter()
+                .all(|p| (p.created < switch) == (p.first_template() == 1))
+        );
+        // Nothing is on the legacy template at the end of the switch month.
+        assert!(
+            !out.plans
+                .iter()
+                .any(|p| p.active_at_end_of(switch) && p.template_in(switch) == 1)
+        );
+        let live_before: Vec<&PlanRecord> = out
+            .plans
+            .iter()
+            .filter(|p| p.active_at_end_of(switch.plus_months(-1)))
+            .collect();
+        let migrated = live_before
+            .iter()
+            .filter(|p| p.earlier_template == Some((1, switch)))
+            .count();
+        let archived = live_before
+            .iter()
+            .filter(|p| p.archived == Some(switch))
+            .count();
+        assert!(
+            migrated > 0 && archived > 0,
+            "{migrated} migrated, {archived} archived"
+        );
+        // Only plans made or reviewed in the year before moved.
+        for plan in &live_before {
+            let current = plan.reviewed_by(switch.plus_months(-1));
+            if plan.earlier_template.is_some() {
+                assert!(current);
+            }
+        }
     }
 
     #[test]

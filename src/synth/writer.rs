@@ -202,6 +202,13 @@ impl Sink for ExtractWriter<'_> {
         self.current_plan = (index, plan.plan_id.clone());
         let died = plan.died.map(|m| m.to_string()).unwrap_or_default();
         let (created, updated) = (plan.created.to_string(), plan.last_updated.to_string());
+        let (earlier, changed) = match plan.earlier_template {
+            Some((earlier, month)) => (
+                self.inputs.templates[earlier].id.as_str(),
+                month.to_string(),
+            ),
+            None => ("", String::new()),
+        };
         let result = self.plans.row(&[
             &plan.plan_id,
             &self.inputs.boroughs[plan.borough].code,
@@ -210,10 +217,12 @@ impl Sink for ExtractWriter<'_> {
             &created,
             &updated,
             plan.status.id(),
-            bool_text(plan.cpr_recorded),
-            bool_text(plan.preferred_place_recorded),
+            bool_text(plan.cpr_decision_made),
+            bool_text(plan.preference_expressed),
             &died,
             bool_text(plan.died_in_preferred_place),
+            earlier,
+            &changed,
         ]);
         self.keep(result);
     }

@@ -74,7 +74,8 @@ struct Checker<'a> {
     areas: HashMap<String, AreaSummary>,
     /// Area codes in areas.yaml order, for completeness messages.
     area_order: Vec<String>,
-    templates: BTreeMap<&'a str, (TemplateStatus, Option<Month>)>,
+    /// Each template's status, retirement month and first month available.
+    templates: BTreeMap<&'a str, (TemplateStatus, Option<Month>, Option<Month>)>,
     rule: DisclosureRule,
 }
 
@@ -83,7 +84,12 @@ impl<'a> Checker<'a> {
         let templates = snapshot
             .templates
             .iter()
-            .map(|t| (t.value.id.as_str(), (t.value.status, t.value.retired_from)))
+            .map(|t| {
+                (
+                    t.value.id.as_str(),
+                    (t.value.status, t.value.retired_from, t.value.available_from),
+                )
+            })
             .collect();
         let summaries = snapshot
             .areas
@@ -184,21 +190,9 @@ impl<'a> Checker<'a> {
                 None => {}
             }
         }
-        self.check_not_more_than(
-            path,
-            row,
-            Measure::DeathsInPreferredPlace,
-            Measure::Deaths,
-            out,
-        );
-        self.check_not_more_than(path, row, Measure::CprRecorded, Measure::ActivePlans, out);
-        self.check_not_more_than(
-            path,
-            row,
-            Measure::PreferredPlaceRecorded,
-            Measure::ActivePlans,
-            out,
-        );
+        for (part, whole) in Measure::PARTS {
+            self.check_not_more_than(path, row, part, whole, out);
+        }
         if let (Some(area), Count::Value(active)) = (area, row.get(Measure::ActivePlans))
             && active > area.adults
         {
@@ -214,7 +208,26 @@ impl<'a> Checker<'a> {
                 .at(self.measure_cell(path, row, Measure::ActivePlans)),
             );
         }
-        if let Some((TemplateStatus::Retired, Some(retired_from))) = template
+        if let Some((_, _, Some(available_from))) = template
+            && row.month < available_from
+            && [Measure::ActivePlans, Measure::NewPlans]
+                .iter()
+                .any(|m| row.get(*m) != Count::Value(0))
+        {
+            out.push(
+                Diagnostic::error(
+                    "logic/template-not-yet-available",
+                    path,
+                    format!(
+                        "template `{}` is available from {available_from} but has plans in {}",
+                        row.template, row.month
+                    ),
+                )
+                .at(self.measure_cell(path, row, Measure::ActivePlans))
+                .help("no plan can use a template before it went live; check the template id or its available_from month"),
+            );
+        }
+        if let Some((TemplateStatus::Retired, Some(retired_from), _)) = template
             && row.month >= retired_from
             && row.get(Measure::NewPlans) != Count::Value(0)
         {

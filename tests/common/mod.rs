@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const HEADER: &str = "month,area_code,template,active_plans,new_plans,views_las,views_111,views_ooh_gp,views_ed,views_gp,deaths,deaths_in_preferred_place,cpr_recorded,preferred_place_recorded";
+pub const HEADER: &str = "month,area_code,template,active_plans,new_plans,views_las,views_111,views_ooh_gp,views_ed,views_gp,deaths,deaths_with_preference_recorded,deaths_in_preferred_place,cpr_decision_made,preference_expressed,plans_reviewed_last_12_months";
 
 pub struct Repo {
     pub dir: tempfile::TempDir,
@@ -113,9 +113,9 @@ fn metrics_file(month: &str) -> String {
     let mut text = format!("{HEADER}\n");
     for area in ["E12000007", "E54000029", "E09000002", "E09000001"] {
         let counts = if area == "E09000001" {
-            "*,0,0,0,0,0,*,0,0,*,*"
+            "*,0,0,0,0,0,*,0,0,0,*,*,*"
         } else {
-            "1250,40,30,45,20,15,80,35,25,1150,950"
+            "1250,40,30,45,20,15,80,35,30,25,1150,950,900"
         };
         text.push_str(&row(month, area, "all", counts));
         text.push_str(&row(month, area, "urgent-care-plan", counts));
@@ -128,18 +128,11 @@ impl Repo {
     pub fn valid() -> Repo {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        // The project's own configuration, except that the small hand-made figures below are
-        // not secondary-suppressed (tests turn it on where they need it).
+        // The project's own configuration: NHS England's method, no secondary suppression
+        // (tests turn it on where they need it).
         let config = fs::read_to_string(project_root().join("careplans.toml")).unwrap();
-        assert!(config.contains("secondary_suppression = true"));
-        fs::write(
-            root.join("careplans.toml"),
-            config.replace(
-                "secondary_suppression = true",
-                "secondary_suppression = false",
-            ),
-        )
-        .unwrap();
+        assert!(config.contains("secondary_suppression = false"));
+        fs::write(root.join("careplans.toml"), config).unwrap();
         copy_dir(
             &project_root().join("records-schema"),
             &root.join("records-schema"),
