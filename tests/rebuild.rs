@@ -83,7 +83,7 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
     assert_exact(&state, &repo, "the first build");
 
     // (file, from, to, whether fewer pages than all must be rendered)
-    let edits: [(&str, &str, &str, bool); 10] = [
+    let edits: [(&str, &str, &str, bool); 11] = [
         (
             TEMPLATE,
             "title: Urgent care plan",
@@ -125,6 +125,13 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
             "title = \"London urgent care plans\"",
             "title = \"Urgent care plans in London\"",
             false,
+        ),
+        // Where the Questionnaires are canonical: the template families only.
+        (
+            "careplans.toml",
+            "[site]\n",
+            "[site]\ncanonical_base = \"https://plans.example.nhs.uk/fhir\"\n",
+            true,
         ),
         (
             "records-schema/template.schema.json",

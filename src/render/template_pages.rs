@@ -1,5 +1,6 @@
 //! Template pages: the list of templates, each template as a read-only form with its uptake,
-//! and a page per version from git with its changes against the version before.
+//! a page per version from git with its changes against the version before, and every
+//! template (and version) as a FHIR R4 Questionnaire beside them.
 
 use minijinja::{Value, context};
 
@@ -192,6 +193,8 @@ impl Renderer<'_> {
             .map(|s| (format!("section-{}", s.id), s.title.clone()))
             .collect();
         contents.push(("template-uptake".into(), "Uptake".into()));
+        let questionnaire_path = format!("templates/{}/questionnaire.json", template.id);
+        self.questionnaire(&loaded.path, template, &questionnaire_path);
         let versions = self.version_pages(template, &path);
         if versions.is_some() {
             contents.push(("history".into(), "Version history".into()));
@@ -205,9 +208,25 @@ impl Renderer<'_> {
                 template => template_view(template),
                 chart => ser(&chart),
                 json => relative(&path, &json_path),
+                questionnaire => relative(&path, &questionnaire_path),
                 source_path => loaded.path.clone(),
             },
         );
+    }
+
+    /// Writes a template's FHIR R4 Questionnaire (see `crate::fhir`) at `path`, canonical under
+    /// the site's `canonical_base`.
+    fn questionnaire(&mut self, source: &str, template: &Template, path: &str) {
+        let base = self.inputs.snapshot.config.site.canonical_base();
+        let resource = crate::fhir::questionnaire(template, base);
+        match serde_json::to_string_pretty(&resource) {
+            Ok(json) => self.site.insert(path.to_owned(), json + "\n"),
+            Err(error) => self.problems.push(Diagnostic::error(
+                "render",
+                source,
+                format!("cannot write the template's Questionnaire as JSON: {error}"),
+            )),
+        }
     }
 
     /// One page per version of a template with its semantic diff against the previous
@@ -227,6 +246,18 @@ impl Renderer<'_> {
                     .collect(),
                 // The first version, or a version whose file cannot be read: nothing to compare.
                 _ => Vec::new(),
+            };
+            let questionnaire = match &version.template {
+                Some(at_version) => {
+                    let file = format!(
+                        "templates/{}/v{}.questionnaire.json",
+                        template.id, version.version
+                    );
+                    self.questionnaire(&format!("templates/{}", template.id), at_version, &file);
+                    Some(relative(&path, &file))
+                }
+                // A version whose file cannot be read has no Questionnaire to publish.
+                None => None,
             };
             let trailers: Vec<String> = version
                 .trailers
@@ -254,6 +285,7 @@ impl Renderer<'_> {
                     subject => version.subject.clone(),
                     trailers => trailers.clone(),
                     changes => changes,
+                    questionnaire => questionnaire,
                     template_link => relative(&path, template_path),
                 },
             );
