@@ -83,7 +83,7 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
     assert_exact(&state, &repo, "the first build");
 
     // (file, from, to, whether fewer pages than all must be rendered)
-    let edits: [(&str, &str, &str, bool); 11] = [
+    let edits: [(&str, &str, &str, bool); 12] = [
         (
             TEMPLATE,
             "title: Urgent care plan",
@@ -143,6 +143,12 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
             "site/templates/template.html",
             "<h1 class=\"nhsuk-heading-xl\">{{ t.title }}</h1>",
             "<h1 class=\"nhsuk-heading-xl\">{{ t.title }} (template)</h1>",
+            true,
+        ),
+        (
+            "site/templates/template_service.html",
+            "<p>{{ page.summary }}</p>",
+            "<p class=\"nhsuk-body\">{{ page.summary }}</p>",
             true,
         ),
         ("site/static/careplans.css", "", "", true),

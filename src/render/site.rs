@@ -53,8 +53,8 @@ pub enum PageFamily {
     Static,
     /// Every page of one report (one per area for an expanded report) and its downloads.
     Report(String),
-    /// One template's page, its version pages, its downloads and its FHIR Questionnaires (the
-    /// template's and each version's).
+    /// One template's page, its page per service, its version pages, its downloads and its
+    /// FHIR Questionnaires (the template's and each version's).
     Template(String),
     /// The list of templates.
     TemplatesIndex,
@@ -70,7 +70,7 @@ impl PageFamily {
         match self {
             PageFamily::Static => &[],
             PageFamily::Report(_) => &["report.html"],
-            PageFamily::Template(_) => &["template.html", "version.html"],
+            PageFamily::Template(_) => &["template.html", "template_service.html", "version.html"],
             PageFamily::TemplatesIndex => &["templates.html"],
             PageFamily::Quality => &["quality.html"],
             PageFamily::Method => &["method.html"],
