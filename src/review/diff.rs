@@ -11,6 +11,8 @@ use crate::model::{
     Condition, Field, FieldType, Section, Service, Template, TemplateStatus, Version,
 };
 
+pub use super::services::{SeenBecause, SeenField, ServiceChange};
+
 /// How far a template's version must move for a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -161,6 +163,7 @@ pub enum ChangeKind {
         safety_critical: bool,
     },
     LabelChanged {
+        field: String,
         from: String,
         to: String,
     },
@@ -247,6 +250,8 @@ pub struct TemplateDiff {
     pub safety: bool,
     pub added: bool,
     pub removed: bool,
+    /// What the changes mean for each service, in `Service::ALL` order.
+    pub services: Vec<ServiceChange>,
 }
 
 /// The bump rules, in one place, judged by what existing plans and the services reading them can
@@ -454,7 +459,7 @@ fn describe(kind: &ChangeKind, names: &Names) -> String {
                 "no longer safety-critical"
             }
         ),
-        LabelChanged { from, to } => format!("Label \"{from}\" -> \"{to}\""),
+        LabelChanged { from, to, .. } => format!("Label \"{from}\" -> \"{to}\""),
         GuidanceChanged { field } => format!("{}: guidance reworded", label(field)),
         UnitChanged { field, from, to } => format!("{}: unit \"{from}\" -> \"{to}\"", label(field)),
     }
@@ -750,6 +755,7 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
             if old.label != field.label {
                 push(
                     LabelChanged {
+                        field: id.clone(),
                         from: old.label.clone(),
                         to: field.label.clone(),
                     },
@@ -864,6 +870,7 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
             safety: changes.iter().any(|c| c.safety),
             added: old.is_none(),
             removed: new.is_none(),
+            services: super::services::changes_for_each_service(old, new, &changes),
             changes,
         });
     }
