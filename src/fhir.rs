@@ -485,7 +485,7 @@ impl<'a> Mapping<'a> {
             }
         }
         // FHIR's `required` applies only while the item is enabled, which is exactly what
-        // required_when means: required when it applies, not applicable otherwise.
+        // required_when means: required (or optional) when it applies, not applicable otherwise.
         item.insert("required".into(), field.required.into());
         if repeats {
             item.insert("repeats".into(), true.into());
@@ -573,16 +573,11 @@ pub struct Problem {
     /// A JSON pointer into the template YAML, e.g. `/sections/2/fields/0/required_when/answers/1`.
     pub pointer: String,
     pub message: String,
-    /// The problem is with a field's `required_when` (also when it is reported elsewhere, at
-    /// the `required` the condition needs).
-    pub condition: bool,
 }
 
 fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
-    let pointer = pointer.into();
     Problem {
-        condition: pointer.contains("/required_when"),
-        pointer,
+        pointer: pointer.into(),
         message: message.into(),
     }
 }
@@ -753,16 +748,8 @@ fn check_condition(
     at: &str,
     problems: &mut Vec<Problem>,
 ) {
-    let field = &template.sections[own.0].fields[own.1];
-    if !field.required {
-        problems.push(Problem {
-            condition: true,
-            ..problem(
-                format!("{at}/required"),
-                "a field with required_when is required whenever it applies: set `required: true`",
-            )
-        });
-    }
+    // A field that is not required may have a condition too: it then applies (and may be
+    // answered) only when the condition holds, which is enableWhen with `required: false`.
     let at = format!("{at}/required_when");
     if condition.answers.is_empty() {
         problems.push(problem(

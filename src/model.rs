@@ -454,7 +454,8 @@ impl Template {
     }
 
     /// When a field must be answered, in words: "Required", "Optional", or with a
-    /// `required_when`, "Required when CPR decision is Not for CPR; otherwise not applicable".
+    /// `required_when`, "Required when CPR decision is Not for CPR; otherwise not applicable"
+    /// ("Optional when ..." for a field that is not required).
     pub fn requirement_text(&self, field: &Field) -> String {
         match (&field.required_when, field.required) {
             (None, true) => "Required".into(),
@@ -464,7 +465,7 @@ impl Template {
                 self.condition_text(condition)
             ),
             (Some(condition), false) => format!(
-                "Optional, and applicable only when {}",
+                "Optional when {}; otherwise not applicable",
                 self.condition_text(condition)
             ),
         }

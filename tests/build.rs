@@ -316,6 +316,14 @@ fn a_conditional_field_says_when_it_is_required_in_words() {
         required_when:
           field: cpr_decision
           answers: [For CPR, Not for CPR]
+      - id: cpr_form_location
+        label: Where the DNACPR form is kept
+        type: text
+        required: false
+        safety_critical: false
+        required_when:
+          field: cpr_decision
+          answers: [Not for CPR]
   - id: preferences\n",
         ),
     );
@@ -326,6 +334,10 @@ fn a_conditional_field_says_when_it_is_required_in_words() {
         page.contains(
             "Required when CPR decision is For CPR or Not for CPR; otherwise not applicable"
         ),
+        "{page}"
+    );
+    assert!(
+        page.contains("Optional when CPR decision is Not for CPR; otherwise not applicable"),
         "{page}"
     );
     let ed = repo.read("public/templates/urgent-care-plan/for-ed.html");

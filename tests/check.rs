@@ -970,7 +970,7 @@ fn with_secondary_suppression_a_suppressed_count_recoverable_from_totals_is_an_e
 
 /// Adds to the fixture's Preferences a free-text field and a field that applies only when
 /// `decider` has one of `answers` (lines 29 to 41; the condition's `field` is line 40 and its
-/// `answers` line 41, the conditional field's `required` line 37).
+/// `answers` line 41).
 fn add_conditional_field(repo: &Repo, decider: &str, answers: &str, required: bool) {
     let text = repo.read(TEMPLATE_PATH);
     repo.write(
@@ -1072,17 +1072,17 @@ fn required_when_on_a_field_type_without_answers_is_an_error() {
 }
 
 #[test]
-fn required_when_on_an_optional_field_is_an_error_at_required() {
+fn required_when_on_an_optional_field_is_clean_and_it_stays_optional() {
+    // The field then applies, and may be answered, only when the condition holds.
     let repo = Repo::valid();
     add_conditional_field(&repo, "preferred_place_of_death", "[Other]", false);
     let run = repo.check();
-    assert_eq!(run.code, 1);
-    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:37:19"));
-    assert!(
-        run.stdout.contains("set `required: true`"),
-        "{}",
-        run.stdout
-    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Its condition is still checked.
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[Abroad]", false);
+    let run = repo.check();
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:41:21"));
 }
 
 #[test]

@@ -348,7 +348,7 @@ impl Names {
             (None, true) => "always required".into(),
             (None, false) => "always optional".into(),
             (Some(c), true) => format!("required only when {}", condition(c)),
-            (Some(c), false) => format!("optional, and applicable only when {}", condition(c)),
+            (Some(c), false) => format!("optional and applicable only when {}", condition(c)),
         }
     }
 }
@@ -1209,6 +1209,19 @@ sections:
             change.description,
             "Key safe access: now always optional (was required only when Access is Key safe)"
         );
+    }
+
+    #[test]
+    fn a_condition_on_a_field_that_stays_optional_is_minor() {
+        let when = "        required: false\n        required_when:\n          field: access\n          answers: [Key safe]\n";
+        let change = requirement_change(OPTIONAL, when);
+        assert_eq!(change.bump, Bump::Minor);
+        assert_eq!(
+            change.description,
+            "Key safe access: now optional and applicable only when Access is Key safe (was always optional)"
+        );
+        // Becoming required where it applies asks for answers existing plans may lack.
+        assert_eq!(requirement_change(when, WHEN_KEY_SAFE).bump, Bump::Major);
     }
 
     #[test]

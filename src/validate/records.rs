@@ -264,10 +264,10 @@ fn check_expressible(loaded: &Loaded<Template>, out: &mut Vec<Diagnostic>) {
         if duplicate {
             continue;
         }
-        let (code, help) = if problem.condition {
+        let (code, help) = if problem.pointer.contains("/required_when") {
             (
                 "template/required-when",
-                "required_when names another field of this template and answers it can have (option labels, or Yes and No), on a field that is `required: true`",
+                "required_when names another field of this template and answers it can have: its option labels, or Yes and No",
             )
         } else {
             (
