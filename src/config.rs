@@ -110,13 +110,28 @@ impl Default for ReviewConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SiteConfig {
     pub title: String,
+    /// Where the published FHIR Questionnaires are canonical: each is
+    /// `{canonical_base}/Questionnaire/{template id}`. `crate::fhir::DEFAULT_CANONICAL_BASE`
+    /// when absent; set it to the address the site is published at.
+    pub canonical_base: Option<String>,
 }
 
 impl Default for SiteConfig {
     fn default() -> Self {
         SiteConfig {
             title: "Urgent care plans".into(),
+            canonical_base: None,
         }
+    }
+}
+
+impl SiteConfig {
+    /// The canonical base of the published Questionnaires, without a trailing `/`.
+    pub fn canonical_base(&self) -> &str {
+        self.canonical_base
+            .as_deref()
+            .unwrap_or(crate::fhir::DEFAULT_CANONICAL_BASE)
+            .trim_end_matches('/')
     }
 }
 
@@ -139,6 +154,20 @@ impl Config {
         let rule = self.disclosure;
         if rule.rounding_base == 0 {
             bail!("{path}: disclosure.rounding_base must be at least 1");
+        }
+        if let Some(base) = &self.site.canonical_base {
+            let absolute = ["https://", "http://"]
+                .iter()
+                .any(|scheme| base.len() > scheme.len() && base.starts_with(scheme));
+            if !absolute
+                || base
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '#' || c == '?')
+            {
+                bail!(
+                    "{path}: site.canonical_base `{base}` is not an absolute http(s) URL without spaces, query or fragment"
+                );
+            }
         }
         if !is_trailer_name(&self.review.signoff_trailer) {
             bail!(
@@ -209,6 +238,34 @@ mod tests {
         let text = error.to_string();
         assert!(text.starts_with("careplans.toml:2:1:"), "{text}");
         assert!(text.contains("threshhold"));
+    }
+
+    #[test]
+    fn canonical_base_defaults_and_must_be_an_absolute_url() {
+        let config = Config::parse("", "careplans.toml").unwrap();
+        assert_eq!(
+            config.site.canonical_base(),
+            crate::fhir::DEFAULT_CANONICAL_BASE
+        );
+        let config = Config::parse(
+            "[site]\ncanonical_base = \"https://plans.example.nhs.uk/fhir/\"\n",
+            "careplans.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.site.canonical_base(),
+            "https://plans.example.nhs.uk/fhir"
+        );
+        for bad in [
+            "plans.example",
+            "https://",
+            "https://a b",
+            "ftp://x",
+            "https://x/#y",
+        ] {
+            let text = format!("[site]\ncanonical_base = \"{bad}\"\n");
+            assert!(Config::parse(&text, "careplans.toml").is_err(), "{bad}");
+        }
     }
 
     #[test]

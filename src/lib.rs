@@ -13,6 +13,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod disclosure;
 pub mod extract;
+pub mod fhir;
 pub mod history;
 pub mod import;
 pub mod model;

@@ -420,6 +420,58 @@ pub struct Condition {
     pub answers: Vec<String>,
 }
 
+impl Condition {
+    /// The condition in words, given the deciding field's label: "CPR decision is For CPR or
+    /// Not for CPR"; for a field that holds several answers (`multi_choice`), "Devices
+    /// includes Home oxygen".
+    pub fn describe(&self, label: &str, several_answers: bool) -> String {
+        let verb = if several_answers { "includes" } else { "is" };
+        let answers = match self.answers.as_slice() {
+            [] => "nothing".to_owned(),
+            [only] => only.clone(),
+            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        };
+        format!("{label} {verb} {answers}")
+    }
+}
+
+impl Template {
+    /// A field by id, with its section.
+    pub fn field(&self, id: &str) -> Option<(&Section, &Field)> {
+        self.fields().find(|(_, field)| field.id == id)
+    }
+
+    /// A field's `required_when` in words, naming the deciding field by its label (its id when
+    /// no field has it): "CPR decision is Not for CPR".
+    pub fn condition_text(&self, condition: &Condition) -> String {
+        match self.field(&condition.field) {
+            Some((_, deciding)) => condition.describe(
+                &deciding.label,
+                deciding.field_type == FieldType::MultiChoice,
+            ),
+            None => condition.describe(&condition.field, false),
+        }
+    }
+
+    /// When a field must be answered, in words: "Required", "Optional", or with a
+    /// `required_when`, "Required when CPR decision is Not for CPR; otherwise not applicable"
+    /// ("Optional when ..." for a field that is not required).
+    pub fn requirement_text(&self, field: &Field) -> String {
+        match (&field.required_when, field.required) {
+            (None, true) => "Required".into(),
+            (None, false) => "Optional".into(),
+            (Some(condition), true) => format!(
+                "Required when {}; otherwise not applicable",
+                self.condition_text(condition)
+            ),
+            (Some(condition), false) => format!(
+                "Optional when {}; otherwise not applicable",
+                self.condition_text(condition)
+            ),
+        }
+    }
+}
+
 /// Which level of geography an area is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -845,6 +897,26 @@ mod tests {
         assert!("2021-13".parse::<Month>().is_err());
         assert!("2021-1".parse::<Month>().is_err());
         assert!("２０２１-01".parse::<Month>().is_err());
+    }
+
+    #[test]
+    fn conditions_in_words() {
+        let condition = Condition {
+            field: "cpr".into(),
+            answers: vec!["For CPR".into(), "Not for CPR".into()],
+        };
+        assert_eq!(
+            condition.describe("CPR decision", false),
+            "CPR decision is For CPR or Not for CPR"
+        );
+        let three = Condition {
+            field: "devices".into(),
+            answers: vec!["Oxygen".into(), "Hoist".into(), "PEG".into()],
+        };
+        assert_eq!(
+            three.describe("Devices", true),
+            "Devices includes Oxygen, Hoist or PEG"
+        );
     }
 
     #[test]

@@ -221,3 +221,127 @@ fn overview_page_snapshot() {
     insta::assert_snapshot!("overview_trend_chart_svg", svg);
     insta::assert_snapshot!("overview_json", repo.read("public/data/index.json"));
 }
+
+#[test]
+fn each_service_has_a_page_with_the_form_as_it_sees_it() {
+    // The fixture's Preferences section is seen only by GP practices and out-of-hours GPs.
+    let repo = site_repo();
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let folder = "public/templates/urgent-care-plan";
+    let page = repo.read(&format!("{folder}/index.html"));
+    let links = html::links(&page);
+    for service in careplans::model::Service::ALL {
+        let file = format!("for-{}.html", service.id());
+        assert!(
+            links
+                .iter()
+                .any(|l| l.ends_with(&format!("urgent-care-plan/{file}"))),
+            "the template page does not link {file}"
+        );
+        assert!(repo.path(&format!("{folder}/{file}")).is_file(), "{file}");
+    }
+    assert!(page.contains(">What each service sees</h2>"), "{page}");
+    // The table of which services see each section says so in words, with headers.
+    let table = &page[page.find("Which services see each section").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(
+        table.contains(
+            "<th scope=\"col\" class=\"nhsuk-table__header\">London Ambulance Service</th>"
+        )
+    );
+    let row = &table[table.find(">Preferences</th>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let cells: Vec<&str> = row
+        .split("<td class=\"nhsuk-table__cell\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap())
+        .collect();
+    // 111, LAS, OOH GP, ED, GP, community, hospice, care home.
+    assert_eq!(
+        cells,
+        [
+            "Hidden", "Hidden", "Sees", "Hidden", "Sees", "Hidden", "Hidden", "Hidden"
+        ]
+    );
+
+    let las = repo.read(&format!("{folder}/for-las.html"));
+    assert!(las.contains("CPR decision"), "{las}");
+    assert!(!las.contains("Preferred place of death"), "{las}");
+    assert!(
+        las.contains("London Ambulance Service sees 1 of 2 sections and 1 of 2 fields. Hidden from it, and left out below: 1 section and 1 field."),
+        "{las}"
+    );
+    let gp = repo.read(&format!("{folder}/for-gp.html"));
+    assert!(gp.contains("Preferred place of death"), "{gp}");
+    assert!(gp.contains("Nothing is hidden from GP practice"), "{gp}");
+    for text in [&page, &las, &gp] {
+        assert!(html::accessibility_problems(text).is_empty());
+    }
+}
+
+#[test]
+fn a_safety_critical_field_hidden_from_an_urgent_service_is_named_on_its_page() {
+    let repo = site_repo();
+    repo.edit(
+        "records/templates/urgent-care-plan.yaml",
+        "        safety_critical: true\n",
+        "        safety_critical: true\n        visible_to: [gp, las, \"111\", ooh-gp]\n",
+    );
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let ed = repo.read("public/templates/urgent-care-plan/for-ed.html");
+    assert!(
+        ed.contains("Safety-critical fields hidden from Emergency department, an urgent service: CPR decision."),
+        "{ed}"
+    );
+    assert!(ed.contains("Emergency department sees no section of this template."));
+    let hospice = repo.read("public/templates/urgent-care-plan/for-hospice.html");
+    assert!(!hospice.contains("an urgent service"), "{hospice}");
+}
+
+#[test]
+fn a_conditional_field_says_when_it_is_required_in_words() {
+    let repo = site_repo();
+    let template = repo.read("records/templates/urgent-care-plan.yaml");
+    repo.write(
+        "records/templates/urgent-care-plan.yaml",
+        template.replace(
+            "  - id: preferences\n",
+            "      - id: cpr_decided_by
+        label: Who made the decision
+        type: person
+        required: true
+        safety_critical: true
+        required_when:
+          field: cpr_decision
+          answers: [For CPR, Not for CPR]
+      - id: cpr_form_location
+        label: Where the DNACPR form is kept
+        type: text
+        required: false
+        safety_critical: false
+        required_when:
+          field: cpr_decision
+          answers: [Not for CPR]
+  - id: preferences\n",
+        ),
+    );
+    let run = repo.run(&["build"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let page = repo.read("public/templates/urgent-care-plan/index.html");
+    assert!(
+        page.contains(
+            "Required when CPR decision is For CPR or Not for CPR; otherwise not applicable"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("Optional when CPR decision is Not for CPR; otherwise not applicable"),
+        "{page}"
+    );
+    let ed = repo.read("public/templates/urgent-care-plan/for-ed.html");
+    assert!(ed.contains(
+        "Required when CPR decision is For CPR or Not for CPR; otherwise not applicable"
+    ));
+}

@@ -966,3 +966,150 @@ fn with_secondary_suppression_a_suppressed_count_recoverable_from_totals_is_an_e
         run.stdout
     );
 }
+
+// --- required_when and the FHIR Questionnaire mapping ------------------------------------------
+
+/// Adds to the fixture's Preferences a free-text field and a field that applies only when
+/// `decider` has one of `answers` (lines 29 to 41; the condition's `field` is line 40 and its
+/// `answers` line 41).
+fn add_conditional_field(repo: &Repo, decider: &str, answers: &str, required: bool) {
+    let text = repo.read(TEMPLATE_PATH);
+    repo.write(
+        TEMPLATE_PATH,
+        format!(
+            "{text}      - id: place_notes
+        label: Notes on the place
+        type: long_text
+        required: false
+        safety_critical: false
+      - id: place_details
+        label: Where exactly
+        type: text
+        required: {required}
+        safety_critical: false
+        required_when:
+          field: {decider}
+          answers: {answers}
+"
+        ),
+    );
+}
+
+#[test]
+fn a_condition_on_an_answer_of_another_field_is_clean() {
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[Other, Hospice]", true);
+    let run = repo.check();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn required_when_naming_a_missing_field_is_an_error_at_the_name() {
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "place_of_death", "[Other]", true);
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:40:18"));
+    assert!(
+        run.stdout
+            .contains("`place_of_death`, which is no field of this template"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn required_when_naming_its_own_field_is_an_error() {
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "place_details", "[Other]", true);
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:40:18"));
+    assert!(
+        run.stdout.contains("names the field itself"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn required_when_with_an_answer_the_field_cannot_have_is_an_error_at_that_answer() {
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[Other, Abroad]", true);
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:41:28"));
+    assert!(
+        run.stdout
+            .contains("`Abroad` is not an answer of `preferred_place_of_death`"),
+        "{}",
+        run.stdout
+    );
+    // A near miss in case is named.
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[care home]", true);
+    let run = repo.check();
+    assert!(
+        run.stdout.contains("did you mean `Care home`?"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn required_when_on_a_field_type_without_answers_is_an_error() {
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "place_notes", "[Anything]", true);
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:40:18"));
+    assert!(
+        run.stdout.contains(
+            "a long_text field: only yes_no, choice and multi_choice fields have answers"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn required_when_on_an_optional_field_is_clean_and_it_stays_optional() {
+    // The field then applies, and may be answered, only when the condition holds.
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[Other]", false);
+    let run = repo.check();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Its condition is still checked.
+    let repo = Repo::valid();
+    add_conditional_field(&repo, "preferred_place_of_death", "[Abroad]", false);
+    let run = repo.check();
+    run.assert_reports("template/required-when", &format!("{TEMPLATE_PATH}:41:21"));
+}
+
+#[test]
+fn what_a_questionnaire_cannot_express_is_a_fhir_error() {
+    // A coded field whose value set names no concept would offer every SNOMED CT concept.
+    let repo = Repo::valid();
+    let text = repo.read(TEMPLATE_PATH);
+    repo.write(
+        TEMPLATE_PATH,
+        format!(
+            "{text}      - id: diagnosis
+        label: Main diagnosis
+        type: coded
+        value_set: Dementia diagnoses
+        required: false
+        safety_critical: false
+"
+        ),
+    );
+    let run = repo.check();
+    assert_eq!(run.code, 1);
+    run.assert_reports("template/fhir", &format!("{TEMPLATE_PATH}:32:20"));
+    // Duplicate section ids are one problem, not also a FHIR linkId clash.
+    let repo = Repo::valid();
+    repo.edit(TEMPLATE_PATH, "  - id: preferences", "  - id: cpr");
+    let run = repo.check();
+    run.assert_reports("id/duplicate", &format!("{TEMPLATE_PATH}:19:9"));
+    assert!(!run.stdout.contains("[template/fhir]"), "{}", run.stdout);
+}

@@ -83,7 +83,7 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
     assert_exact(&state, &repo, "the first build");
 
     // (file, from, to, whether fewer pages than all must be rendered)
-    let edits: [(&str, &str, &str, bool); 10] = [
+    let edits: [(&str, &str, &str, bool); 12] = [
         (
             TEMPLATE,
             "title: Urgent care plan",
@@ -126,6 +126,13 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
             "title = \"Urgent care plans in London\"",
             false,
         ),
+        // Where the Questionnaires are canonical: the template families only.
+        (
+            "careplans.toml",
+            "[site]\n",
+            "[site]\ncanonical_base = \"https://plans.example.nhs.uk/fhir\"\n",
+            true,
+        ),
         (
             "records-schema/template.schema.json",
             "\"title\": \"Care-plan template\"",
@@ -136,6 +143,12 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
             "site/templates/template.html",
             "<h1 class=\"nhsuk-heading-xl\">{{ t.title }}</h1>",
             "<h1 class=\"nhsuk-heading-xl\">{{ t.title }} (template)</h1>",
+            true,
+        ),
+        (
+            "site/templates/template_service.html",
+            "<p>{{ page.summary }}</p>",
+            "<p class=\"nhsuk-body\">{{ page.summary }}</p>",
             true,
         ),
         ("site/static/careplans.css", "", "", true),

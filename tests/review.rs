@@ -374,3 +374,139 @@ fn shallow_clone_names_the_missing_revision_and_still_builds_history() {
     let run = common::run_in(&shallow, &["check"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+/// Shows the CPR decision (a safety-critical field) to every service but `hidden`.
+fn hide_cpr_decision_from(repo: &Repo, hidden: &str) {
+    let services: Vec<String> = careplans::model::Service::ALL
+        .iter()
+        .map(|s| s.id())
+        .filter(|id| *id != hidden)
+        .map(|id| format!("\"{id}\""))
+        .collect();
+    repo.edit(
+        TEMPLATE,
+        "        safety_critical: true\n",
+        &format!(
+            "        safety_critical: true\n        visible_to: [{}]\n",
+            services.join(", ")
+        ),
+    );
+}
+
+/// The markdown lines under a service's entry in "What changes for each service".
+fn service_entry<'a>(markdown: &'a str, service: &str) -> Vec<&'a str> {
+    let section = &markdown[markdown
+        .find("**What changes for each service**")
+        .unwrap_or_else(|| panic!("no per-service section in\n{markdown}"))..];
+    let mut lines = section
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("- **{service}**")));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("{service} is not listed in\n{section}"));
+    std::iter::once(first)
+        .chain(lines.take_while(|l| l.starts_with("  - ")))
+        .collect()
+}
+
+#[test]
+fn a_field_hidden_from_las_shows_under_london_ambulance_service() {
+    let (repo, mut git) = repo_on_branch();
+    hide_cpr_decision_from(&repo, "las");
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"2.0.0\"");
+    git.commit(ANN, "CPR decision not shown to crews");
+    let run = repo.run(&["review", "main", "feature"]);
+    assert_eq!(
+        service_entry(&run.stdout, "London Ambulance Service"),
+        [
+            "- **London Ambulance Service**",
+            "  - no longer sees \"CPR decision\" in Cardiopulmonary resuscitation (now hidden from it; safety-critical) ⚠️",
+        ],
+        "{}",
+        run.stdout
+    );
+    for other in ["NHS 111", "Emergency department", "Care home"] {
+        assert_eq!(
+            service_entry(&run.stdout, other),
+            [format!("- **{other}**: unchanged")],
+            "{}",
+            run.stdout
+        );
+    }
+    // JSON says the same, per service.
+    let run = repo.run(&["review", "main", "feature", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let las = &json["templates"][0]["services"][1];
+    assert_eq!(las["service"], "las");
+    assert_eq!(las["no_longer_sees"][0]["field"], "cpr_decision");
+    assert_eq!(las["no_longer_sees"][0]["because"], "now_hidden");
+    assert_eq!(json["templates"][0]["services"][0]["unchanged"], true);
+}
+
+#[test]
+fn a_new_field_shows_as_newly_seen_by_the_services_it_is_shown_to() {
+    let (repo, mut git) = repo_on_branch();
+    add_required_field(&repo);
+    repo.edit(
+        TEMPLATE,
+        "label: CPR decision",
+        "label: CPR decision (DNACPR)",
+    );
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"2.0.0\"");
+    git.commit(ANN, "Add key safe access");
+    let run = repo.run(&["review", "main", "feature"]);
+    // Preferences is seen by GP practices and out-of-hours GPs only.
+    assert_eq!(
+        service_entry(&run.stdout, "GP practice"),
+        [
+            "- **GP practice**",
+            "  - newly sees \"Key safe access\" in Preferences (new field)",
+            "  - Label \"CPR decision\" -> \"CPR decision (DNACPR)\"",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        service_entry(&run.stdout, "NHS 111"),
+        [
+            "- **NHS 111**",
+            "  - Label \"CPR decision\" -> \"CPR decision (DNACPR)\"",
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_safety_critical_field_hidden_from_ed_is_an_annotation_that_says_so() {
+    let (repo, mut git) = repo_on_branch();
+    hide_cpr_decision_from(&repo, "ed");
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"2.0.0\"");
+    git.commit(ANN, "CPR decision not shown in ED");
+    let run = repo.run(&["review", "main", "feature", "--format", "github"]);
+    let warning = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning "))
+        .unwrap_or_else(|| panic!("no warning in\n{}", run.stdout));
+    assert_eq!(
+        warning,
+        "::warning file=records/templates/urgent-care-plan.yaml,title=safety-critical field hidden from an urgent service::Safety-critical field \"CPR decision\" (Cardiopulmonary resuscitation) is hidden from Emergency department, an urgent service, by this change: it will no longer see it in an emergency"
+    );
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("::warning "))
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    // Hidden from a service that is not urgent: no such annotation.
+    let (repo, mut git) = repo_on_branch();
+    hide_cpr_decision_from(&repo, "care-home");
+    repo.edit(TEMPLATE, "version: \"1.2.0\"", "version: \"2.0.0\"");
+    git.commit(ANN, "CPR decision not shown in care homes");
+    let run = repo.run(&["review", "main", "feature", "--format", "github"]);
+    assert!(!run.stdout.contains("::warning "), "{}", run.stdout);
+}

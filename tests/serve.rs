@@ -201,6 +201,49 @@ fn review_page_shows_a_branch_side_by_side() {
         body.contains(">Changed</strong>"),
         "changed fields are marked in words, not colour alone"
     );
+    // What changes for each service comes first, before the changes and the forms.
+    let services = body
+        .find(">What changes for each service</h3>")
+        .expect("a per-service section");
+    assert!(services < body.find(">Changes</h3>").unwrap());
+    assert!(services < body.find(">Old and new, side by side</h3>").unwrap());
+    let las = &body[body
+        .find("<dt class=\"nhsuk-summary-list__key\">London Ambulance Service</dt>")
+        .unwrap()..];
+    let las = &las[..las.find("</dd>").unwrap()];
+    assert!(
+        las.contains("<li>CPR decision: required -&gt; optional</li>"),
+        "{las}"
+    );
+    // Sections with changes are open, unchanged ones folded; no script needed.
+    let sections: Vec<&str> = body
+        .split("<details class=\"nhsuk-details cp-review-section\"")
+        .skip(1)
+        .collect();
+    assert_eq!(sections.len(), 2, "{body}");
+    assert!(sections[0].starts_with(" open>"), "{}", sections[0]);
+    assert!(
+        sections[0].contains("Cardiopulmonary resuscitation: 1 of 1 field changed"),
+        "{}",
+        sections[0]
+    );
+    assert!(sections[1].starts_with('>'), "{}", sections[1]);
+    assert!(
+        sections[1].contains("Preferences: unchanged, 1 field"),
+        "{}",
+        sections[1]
+    );
+    // An unchanged field is one line; a changed one says what it is now.
+    assert!(
+        sections[1]
+            .contains("Preferred place of death</span> <span class=\"nhsuk-body-s\">(unchanged)")
+    );
+    assert!(sections[0].contains("One of a list; optional; safety-critical; options: For CPR"));
+    // Whole words: the columns are plain blocks, and no CSS breaks words anywhere.
+    assert!(!sections[0].contains("nhsuk-summary-list"));
+    let css = repo.read("site/static/careplans.css");
+    assert!(!css.contains("break-all"), "{css}");
+    assert!(css.contains(".cp-side { min-width: 0; overflow-wrap: normal; word-break: normal;"));
     let (status, _, body) = block(get(&state, Method::GET, "/review"));
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(

@@ -53,7 +53,8 @@ pub enum PageFamily {
     Static,
     /// Every page of one report (one per area for an expanded report) and its downloads.
     Report(String),
-    /// One template's page, its version pages and its downloads.
+    /// One template's page, its page per service, its version pages, its downloads and its
+    /// FHIR Questionnaires (the template's and each version's).
     Template(String),
     /// The list of templates.
     TemplatesIndex,
@@ -69,7 +70,7 @@ impl PageFamily {
         match self {
             PageFamily::Static => &[],
             PageFamily::Report(_) => &["report.html"],
-            PageFamily::Template(_) => &["template.html", "version.html"],
+            PageFamily::Template(_) => &["template.html", "template_service.html", "version.html"],
             PageFamily::TemplatesIndex => &["templates.html"],
             PageFamily::Quality => &["quality.html"],
             PageFamily::Method => &["method.html"],
@@ -245,7 +246,9 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
             let template = snapshot.templates.iter().find(|t| &t.value.id == id);
             feed(&template.map(|t| (&t.path, &t.value)));
             feed(&inputs.tables_version);
+            // The version pages and each version's Questionnaire.
             feed(&inputs.history_version);
+            feed(&snapshot.config.site.canonical_base());
         }
         PageFamily::TemplatesIndex => {
             feed(

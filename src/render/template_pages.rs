@@ -1,12 +1,13 @@
 //! Template pages: the list of templates, each template as a read-only form with its uptake,
-//! and a page per version from git with its changes against the version before.
+//! the form as each service sees it, a page per version from git with its changes against the
+//! version before, and every template (and version) as a FHIR R4 Questionnaire beside them.
 
 use minijinja::{Value, context};
 
 use crate::analyse::{Cell, QueryResult, run_query};
 use crate::diagnostic::Diagnostic;
 use crate::history::TemplateVersion;
-use crate::model::{ColumnFormat, Template, TemplateStatus};
+use crate::model::{ColumnFormat, Section, Service, Template, TemplateStatus};
 use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Series, XAxis};
@@ -191,23 +192,82 @@ impl Renderer<'_> {
             .iter()
             .map(|s| (format!("section-{}", s.id), s.title.clone()))
             .collect();
+        contents.push(("services".into(), "What each service sees".into()));
         contents.push(("template-uptake".into(), "Uptake".into()));
+        let questionnaire_path = format!("templates/{}/questionnaire.json", template.id);
+        self.questionnaire(&loaded.path, template, &questionnaire_path);
         let versions = self.version_pages(template, &path);
         if versions.is_some() {
             contents.push(("history".into(), "Version history".into()));
         }
+        let services = self.service_pages(template, &path);
         self.render(
             "template.html",
             &place,
             context! {
                 versions => versions,
                 contents => contents,
-                template => template_view(template),
+                template => template_view(template, None),
+                services => services,
+                visibility => visibility_table(template),
                 chart => ser(&chart),
                 json => relative(&path, &json_path),
+                questionnaire => relative(&path, &questionnaire_path),
                 source_path => loaded.path.clone(),
             },
         );
+    }
+
+    /// Writes a template's FHIR R4 Questionnaire (see `crate::fhir`) at `path`, canonical under
+    /// the site's `canonical_base`.
+    fn questionnaire(&mut self, source: &str, template: &Template, path: &str) {
+        let base = self.inputs.snapshot.config.site.canonical_base();
+        let resource = crate::fhir::questionnaire(template, base);
+        match serde_json::to_string_pretty(&resource) {
+            Ok(json) => self.site.insert(path.to_owned(), json + "\n"),
+            Err(error) => self.problems.push(Diagnostic::error(
+                "render",
+                source,
+                format!("cannot write the template's Questionnaire as JSON: {error}"),
+            )),
+        }
+    }
+
+    /// One page per service with the form as that service sees it; returns the links for the
+    /// template's page, in `Service::ALL` order.
+    fn service_pages(&mut self, template: &Template, template_path: &str) -> Vec<Value> {
+        let mut links = Vec::new();
+        for service in Service::ALL {
+            let path = service_page_path(template, service);
+            let seen = Seen::of(template, service);
+            let place = PagePlace {
+                path: path.clone(),
+                title: format!("{}: what {} sees", template.title, service.name()),
+                breadcrumbs: vec![
+                    ("London".into(), "index.html".into()),
+                    ("Templates".into(), "templates/index.html".into()),
+                    (template.title.clone(), template_path.to_owned()),
+                ],
+            };
+            self.render(
+                "template_service.html",
+                &place,
+                context! {
+                    service => service.name(),
+                    template => template_view(template, Some(service)),
+                    summary => seen.summary(service),
+                    hidden_safety_critical => (Service::URGENT.contains(&service) && !seen.hidden_safety_critical.is_empty())
+                        .then(|| seen.hidden_safety_critical.clone()),
+                    template_link => relative(&path, template_path),
+                },
+            );
+            links.push(context! {
+                service => service.name(),
+                href => relative(template_path, &path),
+                summary => seen.short(),
+            });
+        }
+        links
     }
 
     /// One page per version of a template with its semantic diff against the previous
@@ -227,6 +287,18 @@ impl Renderer<'_> {
                     .collect(),
                 // The first version, or a version whose file cannot be read: nothing to compare.
                 _ => Vec::new(),
+            };
+            let questionnaire = match &version.template {
+                Some(at_version) => {
+                    let file = format!(
+                        "templates/{}/v{}.questionnaire.json",
+                        template.id, version.version
+                    );
+                    self.questionnaire(&format!("templates/{}", template.id), at_version, &file);
+                    Some(relative(&path, &file))
+                }
+                // A version whose file cannot be read has no Questionnaire to publish.
+                None => None,
             };
             let trailers: Vec<String> = version
                 .trailers
@@ -254,6 +326,7 @@ impl Renderer<'_> {
                     subject => version.subject.clone(),
                     trailers => trailers.clone(),
                     changes => changes,
+                    questionnaire => questionnaire,
                     template_link => relative(&path, template_path),
                 },
             );
@@ -280,15 +353,157 @@ fn status_name(status: TemplateStatus) -> &'static str {
     }
 }
 
-/// The template as the read-only form shows it.
-fn template_view(template: &Template) -> Value {
+/// The page of a template as one service sees it.
+fn service_page_path(template: &Template, service: Service) -> String {
+    format!("templates/{}/for-{}.html", template.id, service.id())
+}
+
+/// What one service sees of a template, counted.
+struct Seen {
+    sections: usize,
+    sections_total: usize,
+    fields: usize,
+    fields_total: usize,
+    /// Labels of the safety-critical fields hidden from the service.
+    hidden_safety_critical: Vec<String>,
+}
+
+impl Seen {
+    fn of(template: &Template, service: Service) -> Seen {
+        let mut seen = Seen {
+            sections: 0,
+            sections_total: template.sections.len(),
+            fields: 0,
+            fields_total: 0,
+            hidden_safety_critical: Vec::new(),
+        };
+        for section in &template.sections {
+            if sees_section(template, section, service) {
+                seen.sections += 1;
+            }
+            for field in &section.fields {
+                seen.fields_total += 1;
+                if template.services_for(section, field).contains(&service) {
+                    seen.fields += 1;
+                } else if field.safety_critical {
+                    seen.hidden_safety_critical.push(field.label.clone());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The line at the top of the service's page.
+    fn summary(&self, service: Service) -> String {
+        let (hidden_sections, hidden_fields) = (
+            self.sections_total - self.sections,
+            self.fields_total - self.fields,
+        );
+        if hidden_sections == 0 && hidden_fields == 0 {
+            return format!(
+                "Nothing is hidden from {}: it sees all {} and all {}.",
+                service.name(),
+                plural(self.sections_total, "section"),
+                plural(self.fields_total, "field")
+            );
+        }
+        format!(
+            "{} sees {} of {} and {} of {}. Hidden from it, and left out below: {} and {}.",
+            service.name(),
+            self.sections,
+            plural(self.sections_total, "section"),
+            self.fields,
+            plural(self.fields_total, "field"),
+            plural(hidden_sections, "section"),
+            plural(hidden_fields, "field"),
+        )
+    }
+
+    /// The line beside the link to the service's page.
+    fn short(&self) -> String {
+        if self.fields == self.fields_total && self.sections == self.sections_total {
+            "sees everything".into()
+        } else {
+            format!(
+                "sees {} of {} and {} of {}",
+                self.sections,
+                plural(self.sections_total, "section"),
+                self.fields,
+                plural(self.fields_total, "field")
+            )
+        }
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Whether a service sees anything of a section: one of its fields, or the section itself when
+/// it has none.
+fn sees_section(template: &Template, section: &Section, service: Service) -> bool {
+    if section.fields.is_empty() {
+        template.section_services(section).contains(&service)
+    } else {
+        section
+            .fields
+            .iter()
+            .any(|field| template.services_for(section, field).contains(&service))
+    }
+}
+
+/// Which services see each section, in words: a header row of services, a row per section.
+fn visibility_table(template: &Template) -> Value {
+    let rows: Vec<Value> = template
+        .sections
+        .iter()
+        .map(|section| {
+            let cells: Vec<String> = Service::ALL
+                .iter()
+                .map(|&service| {
+                    let total = section.fields.len();
+                    let seen = section
+                        .fields
+                        .iter()
+                        .filter(|field| template.services_for(section, field).contains(&service))
+                        .count();
+                    if !sees_section(template, section, service) {
+                        "Hidden".to_owned()
+                    } else if seen == total {
+                        "Sees".to_owned()
+                    } else {
+                        format!("Sees {seen} of {}", plural(total, "field"))
+                    }
+                })
+                .collect();
+            context! { section => section.title.clone(), cells => cells }
+        })
+        .collect();
+    context! {
+        services => Service::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
+        rows => rows,
+    }
+}
+
+/// The template as the read-only form shows it: every section and field, or with `only`, just
+/// what that service sees.
+fn template_view(template: &Template, only: Option<Service>) -> Value {
+    let sees = |section: &Section, field: &crate::model::Field| {
+        only.is_none_or(|service| template.services_for(section, field).contains(&service))
+    };
     let sections: Vec<Value> = template
         .sections
         .iter()
+        .filter(|section| only.is_none_or(|service| sees_section(template, section, service)))
         .map(|section| {
             let fields: Vec<Value> = section
                 .fields
                 .iter()
+                .filter(|field| sees(section, field))
                 .map(|field| {
                     let services = template.services_for(section, field);
                     let differs = services != template.section_services(section);
@@ -300,6 +515,8 @@ fn template_view(template: &Template) -> Value {
                         value_set => field.value_set.clone(),
                         unit => field.unit.clone(),
                         required => field.required,
+                        requirement => template.requirement_text(field),
+                        conditional => field.required_when.is_some(),
                         safety_critical => field.safety_critical,
                         guidance => field.guidance.clone(),
                         snomed => field.snomed.as_ref().map(|s| format!("{} {}", s.code, s.term)),

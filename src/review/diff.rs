@@ -7,7 +7,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::{Field, Section, Service, Template, TemplateStatus, Version};
+use crate::model::{
+    Condition, Field, FieldType, Section, Service, Template, TemplateStatus, Version,
+};
+
+pub use super::services::{SeenBecause, SeenField, ServiceChange};
 
 /// How far a template's version must move for a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -137,6 +141,13 @@ pub enum ChangeKind {
         field: String,
         required: bool,
     },
+    /// When a field must be answered changed, and a `required_when` is involved on either
+    /// side (without one, it is `RequiredChanged`).
+    RequirementChanged {
+        field: String,
+        from: Requirement,
+        to: Requirement,
+    },
     CodingChanged {
         field: String,
         from: String,
@@ -152,6 +163,7 @@ pub enum ChangeKind {
         safety_critical: bool,
     },
     LabelChanged {
+        field: String,
         from: String,
         to: String,
     },
@@ -163,6 +175,55 @@ pub enum ChangeKind {
         from: String,
         to: String,
     },
+}
+
+/// When a field must be answered: always or never, or only when another field has one of
+/// some answers (`required_when`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirement {
+    pub required: bool,
+    pub when: Option<Condition>,
+}
+
+impl Requirement {
+    fn of(field: &Field) -> Requirement {
+        Requirement {
+            required: field.required,
+            when: field.required_when.clone(),
+        }
+    }
+
+    /// The same requirement, answers compared as a set (their order means nothing).
+    fn same_as(&self, other: &Requirement) -> bool {
+        fn answers(c: &Condition) -> BTreeSet<&String> {
+            c.answers.iter().collect()
+        }
+        self.required == other.required
+            && match (&self.when, &other.when) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.field == b.field && answers(a) == answers(b),
+                _ => false,
+            }
+    }
+
+    /// Whether a plan could need an answer under `self` where it needed none under `old`:
+    /// then existing plans can be incomplete.
+    fn requires_more_than(&self, old: &Requirement) -> bool {
+        if !self.required {
+            return false;
+        }
+        match (&old.when, &self.when) {
+            _ if !old.required => true,
+            // Required always before: a condition only narrows it.
+            (None, _) => false,
+            // Required only when, now always.
+            (Some(_), None) => true,
+            (Some(before), Some(after)) => {
+                after.field != before.field
+                    || !after.answers.iter().all(|a| before.answers.contains(a))
+            }
+        }
+    }
 }
 
 /// One change to one template.
@@ -189,6 +250,8 @@ pub struct TemplateDiff {
     pub safety: bool,
     pub added: bool,
     pub removed: bool,
+    /// What the changes mean for each service, in `Service::ALL` order.
+    pub services: Vec<ServiceChange>,
 }
 
 /// The bump rules, in one place, judged by what existing plans and the services reading them can
@@ -197,7 +260,10 @@ pub struct TemplateDiff {
 ///   retyping a field; making a field required or adding a required field (existing plans lack
 ///   it); changing or removing a code (existing data was coded with it); hiding a field or
 ///   section from a service (a service loses information it relied on);
+///   a `required_when` that makes a field required where it was not (on an optional field,
+///   removed so the field is always required, or naming other answers or another field);
 /// - **minor**: adding an optional field, a section or an option; making a field optional;
+///   any other change to a `required_when` (added to an always-required field, fewer answers);
 ///   retiring a template; adding a code where there was none; showing a field to another
 ///   service; making a field safety-critical or not;
 /// - **patch**: wording (titles, labels, guidance, units, descriptions) and order.
@@ -214,6 +280,7 @@ pub fn classify(kind: &ChangeKind) -> Bump {
         | OptionRemoved { .. }
         | FieldRetyped { .. } => Bump::Major,
         FieldAdded { required: true, .. } | RequiredChanged { required: true, .. } => Bump::Major,
+        RequirementChanged { from, to, .. } if to.requires_more_than(from) => Bump::Major,
         CodingChanged { from, .. } if !from.is_empty() => Bump::Major,
         VisibilityChanged { removed, .. }
         | SectionVisibilityChanged { removed, .. }
@@ -224,6 +291,7 @@ pub fn classify(kind: &ChangeKind) -> Bump {
         }
         FieldAdded { .. }
         | RequiredChanged { .. }
+        | RequirementChanged { .. }
         | SectionAdded { .. }
         | OptionAdded { .. }
         | TemplateRetired => Bump::Minor,
@@ -261,14 +329,40 @@ fn join_names(names: &[String]) -> String {
     }
 }
 
-fn describe(
-    kind: &ChangeKind,
-    labels: &BTreeMap<String, String>,
-    sections: &BTreeMap<String, String>,
-) -> String {
+/// What descriptions name things by: field labels and section titles by id, and which fields
+/// hold several answers (for conditions in words).
+#[derive(Default)]
+struct Names {
+    labels: BTreeMap<String, String>,
+    sections: BTreeMap<String, String>,
+    multi: BTreeSet<String>,
+}
+
+impl Names {
+    fn requirement(&self, requirement: &Requirement) -> String {
+        let condition = |c: &Condition| {
+            let label = self.labels.get(&c.field).unwrap_or(&c.field);
+            c.describe(label, self.multi.contains(&c.field))
+        };
+        match (&requirement.when, requirement.required) {
+            (None, true) => "always required".into(),
+            (None, false) => "always optional".into(),
+            (Some(c), true) => format!("required only when {}", condition(c)),
+            (Some(c), false) => format!("optional and applicable only when {}", condition(c)),
+        }
+    }
+}
+
+fn describe(kind: &ChangeKind, names: &Names) -> String {
     use ChangeKind::*;
-    let label = |id: &String| labels.get(id).cloned().unwrap_or_else(|| id.clone());
-    let section = |id: &String| sections.get(id).cloned().unwrap_or_else(|| id.clone());
+    let label = |id: &String| names.labels.get(id).cloned().unwrap_or_else(|| id.clone());
+    let section = |id: &String| {
+        names
+            .sections
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    };
     let visibility = |added: &[String], removed: &[String]| {
         let mut parts = Vec::new();
         if !added.is_empty() {
@@ -332,6 +426,12 @@ fn describe(
                 "required -> optional"
             }
         ),
+        RequirementChanged { field, from, to } => format!(
+            "{}: now {} (was {})",
+            label(field),
+            names.requirement(to),
+            names.requirement(from)
+        ),
         CodingChanged { field, from, to } => {
             let show = |code: &String| {
                 if code.is_empty() {
@@ -359,7 +459,7 @@ fn describe(
                 "no longer safety-critical"
             }
         ),
-        LabelChanged { from, to } => format!("Label \"{from}\" -> \"{to}\""),
+        LabelChanged { from, to, .. } => format!("Label \"{from}\" -> \"{to}\""),
         GuidanceChanged { field } => format!("{}: guidance reworded", label(field)),
         UnitChanged { field, from, to } => format!("{}: unit \"{from}\" -> \"{to}\"", label(field)),
     }
@@ -587,11 +687,23 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
             if kept_old != kept_new {
                 push(OptionsReordered { field: id.clone() }, safety);
             }
-            if old.required != field.required {
+            let (before, after) = (Requirement::of(old), Requirement::of(field));
+            if before.when.is_none() && after.when.is_none() {
+                if old.required != field.required {
+                    push(
+                        RequiredChanged {
+                            field: id.clone(),
+                            required: field.required,
+                        },
+                        safety,
+                    );
+                }
+            } else if !before.same_as(&after) {
                 push(
-                    RequiredChanged {
+                    RequirementChanged {
                         field: id.clone(),
-                        required: field.required,
+                        from: before,
+                        to: after,
                     },
                     safety,
                 );
@@ -643,6 +755,7 @@ fn diff_template(base: &Template, head: &Template) -> Vec<(ChangeKind, bool)> {
             if old.label != field.label {
                 push(
                     LabelChanged {
+                        field: id.clone(),
                         from: old.label.clone(),
                         to: field.label.clone(),
                     },
@@ -720,13 +833,19 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
             continue;
         }
         // Labels and section titles for descriptions: the head's, or the base's for removals.
-        let mut labels = BTreeMap::new();
-        let mut sections = BTreeMap::new();
+        let mut names = Names::default();
         for template in [old, new].into_iter().flatten() {
             for section in &template.sections {
-                sections.insert(section.id.clone(), section.title.clone());
+                names
+                    .sections
+                    .insert(section.id.clone(), section.title.clone());
                 for field in &section.fields {
-                    labels.insert(field.id.clone(), field.label.clone());
+                    names.labels.insert(field.id.clone(), field.label.clone());
+                    if field.field_type == FieldType::MultiChoice {
+                        names.multi.insert(field.id.clone());
+                    } else {
+                        names.multi.remove(&field.id);
+                    }
                 }
             }
         }
@@ -735,7 +854,7 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
             .map(|(kind, safety)| Change {
                 bump: classify(&kind),
                 safety,
-                description: describe(&kind, &labels, &sections),
+                description: describe(&kind, &names),
                 kind,
             })
             .collect();
@@ -751,6 +870,7 @@ pub fn diff_templates(base: &[Template], head: &[Template]) -> Vec<TemplateDiff>
             safety: changes.iter().any(|c| c.safety),
             added: old.is_none(),
             removed: new.is_none(),
+            services: super::services::changes_for_each_service(old, new, &changes),
             changes,
         });
     }
@@ -985,6 +1105,142 @@ sections:
         let diffs = diff_templates(&[], &[template(BASE)]);
         assert!(diffs[0].added);
         assert_eq!(diffs[0].required_bump, Bump::None);
+    }
+
+    /// A template with an access question and a key safe field, the key safe field's
+    /// requirement written as `requirement` (YAML lines at the field's indentation).
+    fn access(requirement: &str) -> String {
+        format!(
+            "\
+id: ucp
+title: Urgent care plan
+version: \"1.2.0\"
+status: active
+description: The plan.
+sections:
+  - id: home
+    title: Home
+    fields:
+      - id: access
+        label: Access
+        type: choice
+        options: [Key safe, Door code, Family lets crews in]
+        required: false
+        safety_critical: false
+      - id: devices
+        label: Devices
+        type: multi_choice
+        options: [Home oxygen, Hoist]
+        required: false
+        safety_critical: false
+      - id: key_safe
+        label: Key safe access
+        type: text
+        safety_critical: false
+{requirement}"
+        )
+    }
+
+    fn requirement_change(before: &str, after: &str) -> Change {
+        let mut all = diff_templates(&[template(&access(before))], &[template(&access(after))]);
+        assert_eq!(all.len(), 1, "{all:?}");
+        let changes = all.remove(0).changes;
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        changes[0].clone()
+    }
+
+    const OPTIONAL: &str = "        required: false\n";
+    const REQUIRED: &str = "        required: true\n";
+    const WHEN_KEY_SAFE: &str = "        required: true\n        required_when:\n          field: access\n          answers: [Key safe]\n";
+    const WHEN_KEY_SAFE_OR_CODE: &str = "        required: true\n        required_when:\n          field: access\n          answers: [Key safe, Door code]\n";
+
+    #[test]
+    fn a_condition_that_makes_an_optional_field_required_is_major_and_said_in_words() {
+        let change = requirement_change(OPTIONAL, WHEN_KEY_SAFE);
+        assert_eq!(change.bump, Bump::Major);
+        assert_eq!(
+            change.description,
+            "Key safe access: now required only when Access is Key safe (was always optional)"
+        );
+        assert!(!change.safety);
+    }
+
+    #[test]
+    fn removing_a_condition_so_a_field_is_always_required_is_major() {
+        let change = requirement_change(WHEN_KEY_SAFE, REQUIRED);
+        assert_eq!(change.bump, Bump::Major);
+        assert_eq!(
+            change.description,
+            "Key safe access: now always required (was required only when Access is Key safe)"
+        );
+    }
+
+    #[test]
+    fn a_condition_that_applies_to_more_plans_is_major() {
+        // More answers, or another deciding field: plans that needed no answer now may.
+        assert_eq!(
+            requirement_change(WHEN_KEY_SAFE, WHEN_KEY_SAFE_OR_CODE).bump,
+            Bump::Major
+        );
+        let on_devices = "        required: true\n        required_when:\n          field: devices\n          answers: [Hoist]\n";
+        let change = requirement_change(WHEN_KEY_SAFE, on_devices);
+        assert_eq!(change.bump, Bump::Major);
+        assert_eq!(
+            change.description,
+            "Key safe access: now required only when Devices includes Hoist (was required only when Access is Key safe)"
+        );
+    }
+
+    #[test]
+    fn a_condition_that_asks_for_less_is_minor() {
+        // Fewer answers; a condition on an always-required field; a condition dropped with
+        // the requirement.
+        assert_eq!(
+            requirement_change(WHEN_KEY_SAFE_OR_CODE, WHEN_KEY_SAFE).bump,
+            Bump::Minor
+        );
+        assert_eq!(
+            requirement_change(REQUIRED, WHEN_KEY_SAFE).bump,
+            Bump::Minor
+        );
+        let change = requirement_change(WHEN_KEY_SAFE, OPTIONAL);
+        assert_eq!(change.bump, Bump::Minor);
+        assert_eq!(
+            change.description,
+            "Key safe access: now always optional (was required only when Access is Key safe)"
+        );
+    }
+
+    #[test]
+    fn a_condition_on_a_field_that_stays_optional_is_minor() {
+        let when = "        required: false\n        required_when:\n          field: access\n          answers: [Key safe]\n";
+        let change = requirement_change(OPTIONAL, when);
+        assert_eq!(change.bump, Bump::Minor);
+        assert_eq!(
+            change.description,
+            "Key safe access: now optional and applicable only when Access is Key safe (was always optional)"
+        );
+        // Becoming required where it applies asks for answers existing plans may lack.
+        assert_eq!(requirement_change(when, WHEN_KEY_SAFE).bump, Bump::Major);
+    }
+
+    #[test]
+    fn the_order_of_a_conditions_answers_is_no_change() {
+        let reordered = "        required: true\n        required_when:\n          field: access\n          answers: [Door code, Key safe]\n";
+        assert!(
+            diff_templates(
+                &[template(&access(WHEN_KEY_SAFE_OR_CODE))],
+                &[template(&access(reordered))]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn without_conditions_a_required_change_reads_as_before() {
+        let change = requirement_change(OPTIONAL, REQUIRED);
+        assert_eq!(change.description, "Key safe access: optional -> required");
+        assert_eq!(change.bump, Bump::Major);
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn render_markdown(review: &Review) -> String {
                 change.description
             );
         }
+        write_services(&mut out, diff);
         let rules: Vec<&RuleResult> = review
             .rules
             .iter()
@@ -127,6 +128,46 @@ pub fn render_markdown(review: &Review) -> String {
     out
 }
 
+/// "What changes for each service": every service, "unchanged" or what it newly sees, no
+/// longer sees, and the changes to what it sees.
+fn write_services(out: &mut String, diff: &TemplateDiff) {
+    let _ = writeln!(out, "\n**What changes for each service**\n");
+    for service in &diff.services {
+        let name = &service.name;
+        if service.unchanged {
+            let _ = writeln!(out, "- **{name}**: unchanged");
+        } else if diff.added {
+            let _ = writeln!(
+                out,
+                "- **{name}**: sees the new template ({} fields)",
+                service.newly_sees.len()
+            );
+        } else if diff.removed {
+            let _ = writeln!(
+                out,
+                "- **{name}**: no longer sees the template, which is removed ({} fields)",
+                service.no_longer_sees.len()
+            );
+        } else {
+            let _ = writeln!(out, "- **{name}**");
+            for field in &service.no_longer_sees {
+                let warn = if service.urgent && field.safety_critical {
+                    " ⚠️"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "  - no longer sees {}{warn}", field.describe());
+            }
+            for field in &service.newly_sees {
+                let _ = writeln!(out, "  - newly sees {}", field.describe());
+            }
+            for change in &service.changes {
+                let _ = writeln!(out, "  - {change}");
+            }
+        }
+    }
+}
+
 pub fn render_json(review: &Review) -> String {
     let mut value = serde_json::to_value(review).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
@@ -135,7 +176,8 @@ pub fn render_json(review: &Review) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
-/// Workflow commands: an error per broken rule and a notice per safety change, on the file.
+/// Workflow commands: an error per broken rule, a notice per safety change, and a warning per
+/// safety-critical field a change hides from an urgent service, on the template's file.
 pub fn render_github(review: &Review) -> String {
     let templates_dir = review.templates_dir.as_str();
     let escape = |text: &str| {
@@ -172,6 +214,22 @@ pub fn render_github(review: &Review) -> String {
             property(&format!("{templates_dir}/{}.yaml", diff.id)),
             escape(&changes.join("\n"))
         );
+    }
+    for diff in &review.templates {
+        for service in &diff.services {
+            for field in service.hidden_safety_critical() {
+                let _ = writeln!(
+                    out,
+                    "::warning file={},title={}::{}",
+                    property(&format!("{templates_dir}/{}.yaml", diff.id)),
+                    property("safety-critical field hidden from an urgent service"),
+                    escape(&format!(
+                        "Safety-critical field \"{}\" ({}) is hidden from {}, an urgent service, by this change: it will no longer see it in an emergency",
+                        field.label, field.section, service.name
+                    ))
+                );
+            }
+        }
     }
     let _ = writeln!(
         out,

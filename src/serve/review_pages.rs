@@ -1,7 +1,8 @@
 //! Review pages: `/review` lists local branches that change records against the default
 //! branch with their rule status; `/review/BASE...HEAD` (HEAD may be `worktree`) shows each
-//! changed template's semantic changes and rule results, as `careplans review` computes them,
-//! and the old and new forms side by side.
+//! changed template's semantic changes, what they mean for each service and the rule results,
+//! as `careplans review` computes them, and the old and new forms side by side, section by
+//! section: sections with changes open, unchanged ones folded (`<details>`, no script needed).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::AppState;
-use crate::model::Template;
+use crate::model::{Field, Section, Template};
 use crate::render::base::{self, BasePage, Link};
 use crate::render::environment;
 use crate::review::revisions::{ReviewedTemplates, review_with_templates};
@@ -37,24 +38,27 @@ pub fn parse_spec(spec: &str) -> Result<(String, Option<String>), String> {
 #[derive(Debug, Serialize)]
 struct FieldRow {
     label: String,
-    detail: String,
+    /// Type, requirement, options: shown for fields that changed, left out for the others.
+    detail: Option<String>,
     mark: Option<&'static str>,
 }
 
+/// One section on both sides: open when anything in it changed, folded otherwise.
 #[derive(Debug, Serialize)]
-struct SectionView {
+struct SectionPair {
     title: String,
-    fields: Vec<FieldRow>,
+    /// "2 of 5 fields changed", "unchanged, 5 fields", "new section", "removed".
+    status: String,
+    changed: bool,
+    /// `None` where the section is not in that version.
+    before: Option<Vec<FieldRow>>,
+    after: Option<Vec<FieldRow>>,
 }
 
-fn field_detail(field: &crate::model::Field) -> String {
+fn field_detail(template: &Template, field: &Field) -> String {
     let mut parts = vec![
         field.field_type.describe().to_owned(),
-        if field.required {
-            "required".into()
-        } else {
-            "optional".into()
-        },
+        lowercase_first(&template.requirement_text(field)),
     ];
     if field.safety_critical {
         parts.push("safety-critical".into());
@@ -70,47 +74,165 @@ fn field_detail(field: &crate::model::Field) -> String {
                 .join(", ")
         ));
     }
+    if let Some(services) = &field.visible_to {
+        parts.push(format!(
+            "seen by {}",
+            services
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     parts.join("; ")
 }
 
-/// One side of the side-by-side forms, each field marked against the other side.
-fn form(template: Option<&Template>, other: Option<&Template>, is_head: bool) -> Vec<SectionView> {
-    let Some(template) = template else {
-        return Vec::new();
-    };
-    let others: BTreeMap<&str, (&str, &crate::model::Field)> = other
+/// "Required when ..." as the middle of a sentence: "required when ...".
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().collect::<String>() + chars.as_str()
+    })
+}
+
+/// The fields of one section on one side, each marked against the other side: added,
+/// removed, changed (or moved here from another section), or unchanged (then without
+/// detail, since it reads the same on both sides).
+fn field_rows(
+    template: &Template,
+    section: &Section,
+    other: Option<&Template>,
+    is_head: bool,
+) -> Vec<FieldRow> {
+    let others: BTreeMap<&str, (&str, &Field)> = other
         .map(|t| {
             t.fields()
                 .map(|(s, f)| (f.id.as_str(), (s.id.as_str(), f)))
                 .collect()
         })
         .unwrap_or_default();
-    template
-        .sections
+    section
+        .fields
         .iter()
-        .map(|section| SectionView {
-            title: section.title.clone(),
-            fields: section
-                .fields
-                .iter()
-                .map(|field| {
-                    let mark = match others.get(field.id.as_str()) {
-                        None if is_head => Some("Added"),
-                        None => Some("Removed"),
-                        Some((other_section, other))
-                            if *other != field || *other_section != section.id =>
-                        {
-                            Some("Changed")
-                        }
-                        Some(_) => None,
-                    };
-                    FieldRow {
-                        label: field.label.clone(),
-                        detail: field_detail(field),
-                        mark,
-                    }
-                })
-                .collect(),
+        .map(|field| {
+            let mark = match others.get(field.id.as_str()) {
+                None if is_head => Some("Added"),
+                None => Some("Removed"),
+                Some((other_section, other)) if *other != field || *other_section != section.id => {
+                    Some("Changed")
+                }
+                Some(_) => None,
+            };
+            FieldRow {
+                label: field.label.clone(),
+                detail: mark.map(|_| field_detail(template, field)),
+                mark,
+            }
+        })
+        .collect()
+}
+
+fn fields_text(count: usize) -> String {
+    if count == 1 {
+        "1 field".into()
+    } else {
+        format!("{count} fields")
+    }
+}
+
+/// Every section of either side, in the head's order and then those only the base has, with
+/// both sides' fields.
+fn section_pairs(base: Option<&Template>, head: Option<&Template>) -> Vec<SectionPair> {
+    fn find<'t>(template: Option<&'t Template>, id: &str) -> Option<(&'t Template, &'t Section)> {
+        template.and_then(|t| t.sections.iter().find(|s| s.id == id).map(|s| (t, s)))
+    }
+    let mut ids: Vec<&str> = head
+        .iter()
+        .chain(base.iter())
+        .flat_map(|t| t.sections.iter().map(|s| s.id.as_str()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    ids.retain(|id| seen.insert(*id));
+    ids.into_iter()
+        .map(|id| {
+            let old = find(base, id);
+            let new = find(head, id);
+            let before = old.map(|(t, s)| field_rows(t, s, head, false));
+            let after = new.map(|(t, s)| field_rows(t, s, base, true));
+            let marked = |rows: &Option<Vec<FieldRow>>| {
+                rows.iter().flatten().filter(|r| r.mark.is_some()).count()
+            };
+            let own_change = match (old, new) {
+                (Some((bt, bs)), Some((ht, hs))) => {
+                    bs.title != hs.title
+                        || bs.guidance != hs.guidance
+                        || bt.section_services(bs) != ht.section_services(hs)
+                }
+                _ => true,
+            };
+            let fields = new.or(old).map_or(0, |(_, s)| s.fields.len());
+            let changed_fields = marked(&after).max(marked(&before));
+            let status = match (old, new) {
+                (None, Some(_)) if base.is_some() => "new section".to_owned(),
+                (Some(_), None) if head.is_some() => "removed".to_owned(),
+                _ if changed_fields > 0 => {
+                    format!("{changed_fields} of {} changed", fields_text(fields))
+                }
+                _ if own_change => "its title, guidance or who sees it changed".to_owned(),
+                _ => format!("unchanged, {}", fields_text(fields)),
+            };
+            SectionPair {
+                title: new
+                    .or(old)
+                    .map(|(_, s)| s.title.clone())
+                    .unwrap_or_default(),
+                changed: own_change || changed_fields > 0,
+                status,
+                before,
+                after,
+            }
+        })
+        .collect()
+}
+
+/// "What changes for each service", ready to print: a line per thing that changes.
+fn service_lines(diff: &crate::review::TemplateDiff) -> Vec<Value> {
+    diff.services
+        .iter()
+        .map(|service| {
+            let mut lines: Vec<String> = Vec::new();
+            if diff.added {
+                lines.push(format!(
+                    "Sees the new template ({} fields)",
+                    service.newly_sees.len()
+                ));
+            } else if diff.removed {
+                lines.push("No longer sees the template, which is removed".into());
+            } else {
+                lines.extend(
+                    service
+                        .no_longer_sees
+                        .iter()
+                        .map(|f| format!("No longer sees {}", f.describe())),
+                );
+                lines.extend(
+                    service
+                        .newly_sees
+                        .iter()
+                        .map(|f| format!("Newly sees {}", f.describe())),
+                );
+                lines.extend(service.changes.iter().cloned());
+            }
+            let hidden: Vec<String> = service
+                .hidden_safety_critical()
+                .map(|f| f.label.clone())
+                .collect();
+            context! {
+                name => service.name.clone(),
+                unchanged => service.unchanged,
+                lines => if service.unchanged { Vec::new() } else { lines },
+                hidden_safety_critical => hidden,
+            }
         })
         .collect()
 }
@@ -175,8 +297,8 @@ fn review_body(reviewed: &ReviewedTemplates) -> Value {
                 safety => diff.safety,
                 changes => Value::from(Serde(&diff.changes)),
                 rules => rules,
-                base_form => Value::from(Serde(form(base, head, false))),
-                head_form => Value::from(Serde(form(head, base, true))),
+                services => service_lines(diff),
+                sections => Value::from(Serde(section_pairs(base, head))),
             }
         })
         .collect();

@@ -1,10 +1,11 @@
 //! Rules over the YAML records: ids that match file names and are unique, references between
-//! areas, templates and programmes, and template conventions.
+//! areas, templates and programmes, and template conventions, including that every template
+//! can be published as a FHIR Questionnaire that says what it says (`crate::fhir`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::TemplateStatus;
+use crate::model::{Template, TemplateStatus};
 use crate::snapshot::{Loaded, Snapshot};
 
 pub fn check(snapshot: &Snapshot) -> Vec<Diagnostic> {
@@ -224,6 +225,7 @@ fn check_templates(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
+        check_expressible(loaded, out);
         if let Some(replacement) = &template.replaced_by {
             match snapshot.template(replacement) {
                 None => out.push(
@@ -245,6 +247,39 @@ fn check_templates(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// What the FHIR Questionnaire mapping cannot express is an error at its line: `build`
+/// publishes every template as a Questionnaire, and one that silently left something out (a
+/// condition on an answer that does not exist, say) would tell other systems less than the
+/// template does. A problem `id/duplicate` already reports at the same place is not repeated.
+fn check_expressible(loaded: &Loaded<Template>, out: &mut Vec<Diagnostic>) {
+    let path = loaded.path.as_str();
+    for problem in crate::fhir::check_expressible(&loaded.value) {
+        let span = loaded.span(&problem.pointer);
+        let duplicate = out
+            .iter()
+            .any(|d| d.code == "id/duplicate" && d.path == path && d.span == Some(span));
+        if duplicate {
+            continue;
+        }
+        let (code, help) = if problem.pointer.contains("/required_when") {
+            (
+                "template/required-when",
+                "required_when names another field of this template and answers it can have: its option labels, or Yes and No",
+            )
+        } else {
+            (
+                "template/fhir",
+                "every template is published as a FHIR R4 Questionnaire; see the mapping in the README",
+            )
+        };
+        out.push(
+            Diagnostic::error(code, path, problem.message)
+                .at(span)
+                .help(help),
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 //   node check.mjs SITE_DIR SCREENSHOT_DIR
 // 1. Headless Chromium opens the overview from file://, finds the headline figure in the
 //    rendered DOM, saves a screenshot, and sees no request leave the machine.
-// 2. axe-core finds no WCAG 2.2 AA violation on one page of every kind.
+// 2. axe-core finds no WCAG 2.2 AA violation on one page of every kind (a template's page
+//    for a service included).
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { existsSync, readdirSync } from "node:fs";
@@ -49,6 +50,8 @@ await page.screenshot({ path: path.join(shots, "overview-320.png"), fullPage: fa
 const kinds = [
   "index.html", "areas/nwl/index.html", "areas/nwl/brent.html", "templates/index.html",
   "templates/urgent-care-plan/index.html", "programmes.html", "quality.html", "method.html",
+  // The form as one urgent and one other service sees it.
+  "templates/urgent-care-plan/for-ed.html", "templates/urgent-care-plan/for-care-home.html",
 ];
 // A template version page (from git history), when the site has one.
 const versionPage = readdirSync(path.join(site, "templates/urgent-care-plan")).find((f) => /^v.*\.html$/.test(f));
