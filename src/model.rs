@@ -656,6 +656,9 @@ pub struct Figure {
     pub column: String,
     pub label: String,
     pub format: Option<ColumnFormat>,
+    /// The column holding the figure's denominator, which decides how many decimals it can
+    /// honestly show (see `render::format::honest_decimals`).
+    pub denominator: Option<String>,
     /// A line under the figure; `{column}` is replaced with that column's value.
     pub note: Option<String>,
 }
@@ -697,6 +700,11 @@ pub struct Chart {
     pub y: String,
     pub series: Option<String>,
     pub units: String,
+    /// How the values are written in the chart's data table (percent and rate follow the
+    /// honest-precision rule with `denominator`).
+    pub format: Option<ColumnFormat>,
+    /// The column holding each value's denominator.
+    pub denominator: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -721,6 +729,8 @@ pub struct Column {
     pub column: String,
     pub label: String,
     pub format: Option<ColumnFormat>,
+    /// The column holding each value's denominator (for percent and rate columns).
+    pub denominator: Option<String>,
     /// What an empty value means in this column; "suppressed" unless said otherwise.
     pub missing: Option<String>,
 }
@@ -731,7 +741,10 @@ pub enum ColumnFormat {
     Text,
     Integer,
     Decimal,
+    /// A percentage of a published (rounded) count.
     Percent,
+    /// A rate per 1,000 of a population (exact).
+    Rate,
     Month,
 }
 

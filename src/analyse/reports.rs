@@ -103,6 +103,13 @@ pub fn evaluate(
         if let Some(series) = &chart.series {
             need(&chart.query, series, format!("/charts/{i}/series"));
         }
+        if let Some(denominator) = &chart.denominator {
+            need(
+                &chart.query,
+                denominator,
+                format!("/charts/{i}/denominator"),
+            );
+        }
     }
     for (i, table) in value.tables.iter().enumerate() {
         for (j, column) in table.columns.iter().enumerate() {
@@ -111,6 +118,13 @@ pub fn evaluate(
                 &column.column,
                 format!("/tables/{i}/columns/{j}/column"),
             );
+            if let Some(denominator) = &column.denominator {
+                need(
+                    &table.query,
+                    denominator,
+                    format!("/tables/{i}/columns/{j}/denominator"),
+                );
+            }
         }
     }
     for (i, figure) in value.figures.iter().enumerate() {
@@ -119,6 +133,13 @@ pub fn evaluate(
             &figure.column,
             format!("/figures/{i}/column"),
         );
+        if let Some(denominator) = &figure.denominator {
+            need(
+                &figure.query,
+                denominator,
+                format!("/figures/{i}/denominator"),
+            );
+        }
     }
     if let Some(map) = &value.map {
         need(&map.query, &map.value, "/map/value".to_owned());

@@ -16,6 +16,9 @@ use super::format::{escape, format_number};
 pub struct Series {
     pub name: String,
     pub values: Vec<Option<f64>>,
+    /// Decimals each value may show in the data table (see `format::honest_decimals`);
+    /// empty: whole numbers as whole, others with one decimal.
+    pub decimals: Vec<usize>,
 }
 
 /// A vertical marker at a category, e.g. a programme's start month.
@@ -508,10 +511,12 @@ mod tests {
                 Series {
                     name: "London".into(),
                     values: vec![Some(100.0), None, Some(120.0)],
+                    decimals: Vec::new(),
                 },
                 Series {
                     name: "NWL".into(),
                     values: vec![Some(20.0), Some(25.0), Some(30.0)],
+                    decimals: Vec::new(),
                 },
             ],
             markers: vec![Marker {
@@ -565,6 +570,7 @@ mod tests {
             series: vec![Series {
                 name: "rate".into(),
                 values: vec![Some(3.5), None],
+                decimals: Vec::new(),
             }],
             ..line_chart()
         };

@@ -91,6 +91,7 @@ pub(super) fn table_resource(
                     FieldKind::Shown { percent: false }
                 }
                 Some(ColumnFormat::Percent) => FieldKind::Shown { percent: true },
+                Some(ColumnFormat::Rate) => FieldKind::Shown { percent: false },
                 Some(ColumnFormat::Month | ColumnFormat::Text) | None => FieldKind::Text,
             };
             FieldSpec {

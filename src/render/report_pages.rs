@@ -12,7 +12,7 @@ use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Marker, Series, XAxis};
 use super::datapackage::{chart_resource, json_resource, table_resource};
-use super::format::format_cell;
+use super::format::{format_cell, format_cell_with, honest_decimals};
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::tilemap::{self, Tile, TileMapModel};
 use super::views::{
@@ -86,7 +86,11 @@ impl Renderer<'_> {
                 let result = results.get(&figure.query)?;
                 let row = result.rows.first();
                 let cell = row.and_then(|r| result.column_index(&figure.column).map(|i| &r[i]));
-                let text = cell.and_then(|c| format_cell(c, figure.format));
+                let denominator = figure.denominator.as_ref().and_then(|d| {
+                    let index = result.column_index(d)?;
+                    row.and_then(|r| r[index].as_f64())
+                });
+                let text = cell.and_then(|c| format_cell_with(c, figure.format, denominator));
                 let note = figure.note.as_ref().map(|note| fill_note(note, result));
                 Some(FigureView {
                     label: figure.label.clone(),
@@ -309,6 +313,11 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
     let mut categories: Vec<String> = Vec::new();
     let mut series_names: Vec<String> = Vec::new();
     let mut values: BTreeMap<(usize, usize), Option<f64>> = BTreeMap::new();
+    let mut decimals: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let denominator = chart
+        .denominator
+        .as_ref()
+        .and_then(|d| result.column_index(d));
     if let (Some(x), Some(y)) = (x, y) {
         for row in &result.rows {
             let category = row[x].as_text();
@@ -328,6 +337,10 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
                     series_names.len() - 1
                 });
             values.insert((si, ci), row[y].as_f64());
+            if let Some(format) = chart.format {
+                let of = denominator.and_then(|d| row[d].as_f64());
+                decimals.insert((si, ci), honest_decimals(format, of));
+            }
         }
     }
     let single_name = chart.units.clone();
@@ -343,6 +356,13 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
             values: (0..categories.len())
                 .map(|ci| values.get(&(si, ci)).copied().flatten())
                 .collect(),
+            decimals: if chart.format.is_some() {
+                (0..categories.len())
+                    .map(|ci| decimals.get(&(si, ci)).copied().unwrap_or(0))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let x_axis = XAxis::of(&categories);

@@ -281,6 +281,9 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
                 .collect();
             feed(&fields);
             feed(&snapshot.config.disclosure);
+            // It counts the suppressed figures of the metrics.
+            feed(&inputs.tables_version);
+            feed(&inputs.tables.first_month.map(|m| m.to_string()));
         }
     }
     hasher.finish()

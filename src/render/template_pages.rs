@@ -148,6 +148,7 @@ impl Renderer<'_> {
             series: vec![Series {
                 name: "Active plans".into(),
                 values: uptake.rows.iter().map(|r| r[1].as_f64()).collect(),
+                decimals: Vec::new(),
             }],
             markers: Vec::new(),
         };

@@ -9,7 +9,7 @@ use crate::analyse::{Cell, QueryResult};
 use crate::model::{AreaSummary, ColumnFormat};
 
 use super::chart::{ChartModel, XAxis};
-use super::format::format_cell;
+use super::format::format_cell_with;
 use super::tilemap::{Tile, TileMapModel};
 
 /// A table ready to print: header texts and cell texts; `None` cells are empty values.
@@ -53,9 +53,17 @@ pub(super) struct TableBlock {
 }
 
 pub(super) fn number_text(value: Option<f64>) -> CellView {
+    number_text_with(value, None)
+}
+
+/// A number with `decimals` decimals, or (without) whole numbers as whole and others with one.
+pub(super) fn number_text_with(value: Option<f64>, decimals: Option<usize>) -> CellView {
     match value {
         Some(v) => CellView {
-            text: super::format::format_number(v, if v.fract() == 0.0 { 0 } else { 1 }),
+            text: super::format::format_number(
+                v,
+                decimals.unwrap_or(if v.fract() == 0.0 { 0 } else { 1 }),
+            ),
             missing: false,
         },
         None => CellView {
@@ -87,7 +95,12 @@ pub(super) fn chart_table(model: &ChartModel) -> TableView {
                 text: label,
                 missing: false,
             }];
-            row.extend(model.series.iter().map(|s| number_text(s.values[ci])));
+            row.extend(
+                model
+                    .series
+                    .iter()
+                    .map(|s| number_text_with(s.values[ci], s.decimals.get(ci).copied())),
+            );
             row
         })
         .collect();
@@ -126,6 +139,11 @@ pub(super) fn report_table(table: &crate::model::Table, result: &QueryResult) ->
         .iter()
         .map(|c| result.column_index(&c.column))
         .collect();
+    let denominators: Vec<Option<usize>> = table
+        .columns
+        .iter()
+        .map(|c| c.denominator.as_ref().and_then(|d| result.column_index(d)))
+        .collect();
     let rows = result
         .rows
         .iter()
@@ -133,10 +151,11 @@ pub(super) fn report_table(table: &crate::model::Table, result: &QueryResult) ->
             table
                 .columns
                 .iter()
-                .zip(&indexes)
-                .map(|(column, index)| {
+                .zip(indexes.iter().zip(&denominators))
+                .map(|(column, (index, denominator))| {
                     let cell = index.map_or(&Cell::Null, |i| &row[i]);
-                    match format_cell(cell, column.format) {
+                    let denominator = denominator.and_then(|i| row[i].as_f64());
+                    match format_cell_with(cell, column.format, denominator) {
                         Some(text) => CellView {
                             text,
                             missing: false,
@@ -162,7 +181,12 @@ pub(super) fn report_table(table: &crate::model::Table, result: &QueryResult) ->
             .map(|c| {
                 matches!(
                     c.format,
-                    Some(ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Percent)
+                    Some(
+                        ColumnFormat::Integer
+                            | ColumnFormat::Decimal
+                            | ColumnFormat::Percent
+                            | ColumnFormat::Rate
+                    )
                 )
             })
             .collect(),
