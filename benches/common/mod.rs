@@ -59,10 +59,10 @@ pub fn scaled_repo(dir: &Path, templates: usize, months: u32) -> PathBuf {
         fs::write(root.join(format!("records/templates/{new_id}.yaml")), text).unwrap();
     }
     let snapshot = Snapshot::load(&WorkTree::new(&root)).unwrap();
-    let last = Month::new(2023, 3).unwrap();
+    let last = Month::new(2024, 3).unwrap();
     let first = last.plus_months(-(i64::from(months) - 1));
     // Keep the number of people about London's, spread over the longer window.
-    let scale = 48.0 / f64::from(months);
+    let scale = 60.0 / f64::from(months);
     write_model_metrics(
         &snapshot,
         2020,
