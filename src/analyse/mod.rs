@@ -2,8 +2,10 @@
 //! counts), and report queries (polars SQL) over them. Returns plain values for rendering; it
 //! never formats for display and never reads files.
 
+pub mod intervals;
 pub mod query;
 pub mod reports;
+pub mod spc;
 pub mod sql_guard;
 pub mod tables;
 
