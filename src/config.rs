@@ -54,6 +54,10 @@ impl Paths {
     pub fn areas(&self) -> String {
         join(&self.records, "areas.yaml")
     }
+    /// London-wide change points (optional).
+    pub fn change_points(&self) -> String {
+        join(&self.records, "change-points.yaml")
+    }
     pub fn schema(&self, file: &str) -> String {
         join(&self.schemas, file)
     }

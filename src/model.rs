@@ -611,6 +611,24 @@ pub struct Programme {
     pub start: Month,
     pub end: Option<Month>,
     pub target: ProgrammeTarget,
+    /// Further months its area's SPC limits are recalculated from, each with its reason.
+    #[serde(default)]
+    pub rebase: Vec<ChangePoint>,
+}
+
+/// A known change a series' SPC limits are recalculated from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePoint {
+    pub month: Month,
+    pub reason: String,
+}
+
+/// London-wide changes that every series is rebased at (records/change-points.yaml).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePoints {
+    pub change_points: Vec<ChangePoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -646,6 +664,34 @@ pub struct Report {
     #[serde(default)]
     pub figures: Vec<Figure>,
     pub map: Option<TileMap>,
+    /// Tables of SPC summaries: each series' latest value, variation and assurance.
+    #[serde(default)]
+    pub spc_tables: Vec<SpcTable>,
+}
+
+/// A table of SPC summaries: a row per series (area), for each measure its latest value, the
+/// variation and assurance icons in words, and its target.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpcTable {
+    pub query: String,
+    pub caption: String,
+    /// The month column.
+    pub x: String,
+    /// The column naming each row's series (one row of the table each).
+    pub series: String,
+    pub measures: Vec<SpcMeasure>,
+}
+
+/// One measure of an SPC summary table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpcMeasure {
+    pub y: String,
+    pub label: String,
+    pub improvement: Improvement,
+    pub target: Option<String>,
+    pub format: Option<ColumnFormat>,
 }
 
 /// A headline figure: one value from the first row of a query.
@@ -703,8 +749,39 @@ pub struct Chart {
     /// How the values are written in the chart's data table (percent and rate follow the
     /// honest-precision rule with `denominator`).
     pub format: Option<ColumnFormat>,
-    /// The column holding each value's denominator.
+    /// The column holding each value's denominator (a comparison's or funnel's too).
     pub denominator: Option<String>,
+    /// spc: which direction is better (also decides improvement or concern).
+    pub improvement: Option<Improvement>,
+    /// spc: the column holding a target to judge assurance against.
+    pub target: Option<String>,
+    /// comparison and funnel: the column holding the count the rate is made of.
+    pub numerator: Option<String>,
+    /// comparison and funnel: what the rate is per (1,000 for a rate, 100 for a percentage).
+    pub per: Option<u32>,
+    /// comparison and funnel: how the intervals are computed.
+    pub method: Option<IntervalMethod>,
+    /// comparison and funnel: the `x` value of the row everything is compared with (London).
+    pub comparator: Option<String>,
+}
+
+/// Which direction of a measure is better, for SPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Improvement {
+    Increase,
+    Decrease,
+    Neutral,
+}
+
+/// How a comparison's or funnel's intervals are computed (OHID Fingertips' methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalMethod {
+    /// A rate of a count over a population: Byar's method, exact Poisson below 10.
+    Rate,
+    /// A proportion of a count: Wilson score.
+    Proportion,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -713,6 +790,12 @@ pub enum ChartType {
     Line,
     Bar,
     StackedBar,
+    /// An XmR chart with the Making Data Count rules, one panel per series.
+    Spc,
+    /// Each row's rate with 95% and 99.8% intervals against a comparator row.
+    Comparison,
+    /// Rates against their denominators with 95% and 99.8% funnel limits.
+    Funnel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

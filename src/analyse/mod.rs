@@ -2,6 +2,8 @@
 //! counts), and report queries (polars SQL) over them. Returns plain values for rendering; it
 //! never formats for display and never reads files.
 
+pub mod compare;
+pub mod evidence;
 pub mod intervals;
 pub mod query;
 pub mod reports;

@@ -103,12 +103,14 @@ pub fn evaluate(
         if let Some(series) = &chart.series {
             need(&chart.query, series, format!("/charts/{i}/series"));
         }
-        if let Some(denominator) = &chart.denominator {
-            need(
-                &chart.query,
-                denominator,
-                format!("/charts/{i}/denominator"),
-            );
+        for (column, key) in [
+            (&chart.denominator, "denominator"),
+            (&chart.target, "target"),
+            (&chart.numerator, "numerator"),
+        ] {
+            if let Some(column) = column {
+                need(&chart.query, column, format!("/charts/{i}/{key}"));
+            }
         }
     }
     for (i, table) in value.tables.iter().enumerate() {
@@ -139,6 +141,28 @@ pub fn evaluate(
                 denominator,
                 format!("/figures/{i}/denominator"),
             );
+        }
+    }
+    for (i, table) in value.spc_tables.iter().enumerate() {
+        need(&table.query, &table.x, format!("/spc_tables/{i}/x"));
+        need(
+            &table.query,
+            &table.series,
+            format!("/spc_tables/{i}/series"),
+        );
+        for (j, measure) in table.measures.iter().enumerate() {
+            need(
+                &table.query,
+                &measure.y,
+                format!("/spc_tables/{i}/measures/{j}/y"),
+            );
+            if let Some(target) = &measure.target {
+                need(
+                    &table.query,
+                    target,
+                    format!("/spc_tables/{i}/measures/{j}/target"),
+                );
+            }
         }
     }
     if let Some(map) = &value.map {

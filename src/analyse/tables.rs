@@ -180,7 +180,7 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
 
     let (metrics, first_month, latest_month) =
         metrics_table(snapshot, &area_table, &template_table, &programme_table)?;
-    let programme_table = programme_results(programme_table, &metrics)?;
+    let programme_table = programme_results(programme_table, &metrics, snapshot)?;
     Ok(Tables {
         metrics,
         areas: area_table,
@@ -334,92 +334,106 @@ fn metrics_table(
     Ok((metrics, first, latest))
 }
 
-/// Adds to each programme: its area's name, the latest month's new plans against the target,
-/// and the mean monthly new plans in the 6 months before and the 6 months after its start.
-fn programme_results(programmes: DataFrame, metrics: &DataFrame) -> Result<DataFrame> {
-    let all = metrics
-        .clone()
-        .lazy()
-        .filter(col("template").eq(lit(ALL_TEMPLATES)))
-        .select([
-            col("area_code"),
-            col("area_name"),
-            col("month"),
-            col("month_index"),
-            col("new_plans"),
-        ]);
-    let start_index = col("start")
-        .str()
-        .slice(lit(0), lit(4))
-        .cast(DataType::Int64)
-        * lit(12i64)
-        + col("start")
-            .str()
-            .slice(lit(5), lit(2))
-            .cast(DataType::Int64)
-        - lit(1i64);
-    let with_months = programmes
-        .clone()
-        .lazy()
-        .with_column(start_index.alias("start_index"))
-        .join(
-            all,
-            [col("area_code")],
-            [col("area_code")],
-            JoinArgs::new(JoinType::Left),
+/// Adds to each programme its area's name and the Making Data Count evidence of its area's new
+/// plans (all templates), rebased at the programme's start and end and at London-wide change
+/// points: the mean (centre line) of the segment before the start and of the programme's own
+/// segment, their change, the latest signal in the programme's months in words, the variation
+/// of the latest month and the assurance against the monthly target over the programme's months.
+fn programme_results(
+    programmes: DataFrame,
+    metrics: &DataFrame,
+    snapshot: &Snapshot,
+) -> Result<DataFrame> {
+    use super::evidence::evidence_of;
+    use crate::model::Improvement;
+    let mut before = Vec::new();
+    let mut during = Vec::new();
+    let mut change = Vec::new();
+    let mut signal = Vec::new();
+    let mut variation = Vec::new();
+    let mut assurance = Vec::new();
+    let mut months_during = Vec::new();
+    for loaded in &snapshot.programmes {
+        let programme = &loaded.value;
+        let mut series: Vec<(Month, Option<f64>)> = snapshot
+            .metrics
+            .iter()
+            .flat_map(|f| f.rows.iter())
+            .filter(|r| r.area_code == programme.area && r.template == ALL_TEMPLATES)
+            .map(|r| (r.month, r.get(Measure::NewPlans).value().map(|v| v as f64)))
+            .collect();
+        series.sort_by_key(|(m, _)| *m);
+        let months: Vec<Month> = series.iter().map(|(m, _)| *m).collect();
+        let values: Vec<Option<f64>> = series.iter().map(|(_, v)| *v).collect();
+        let evidence = evidence_of(
+            snapshot,
+            programme.area.clone(),
+            Some(programme.area.clone()),
+            months,
+            &values,
+            Some(programme.target.monthly as f64),
+            Improvement::Increase,
         );
-    let offset = col("month_index") - col("start_index");
-    let summary = with_months.group_by([col("id")]).agg([
-        col("area_name").first(),
-        col("new_plans")
-            .filter(
-                offset
-                    .clone()
-                    .gt_eq(lit(-6i64))
-                    .and(offset.clone().lt(lit(0i64))),
-            )
-            .mean()
-            .round(1, RoundMode::HalfAwayFromZero)
-            .alias("mean_new_plans_6_months_before"),
-        col("new_plans")
-            .filter(
-                offset
-                    .clone()
-                    .gt_eq(lit(0i64))
-                    .and(offset.clone().lt(lit(6i64))),
-            )
-            .mean()
-            .round(1, RoundMode::HalfAwayFromZero)
-            .alias("mean_new_plans_6_months_after"),
-        col("new_plans")
-            .sort_by([col("month_index")], SortMultipleOptions::default())
-            .last()
-            .alias("new_plans_latest"),
-        col("month")
-            .sort_by([col("month_index")], SortMultipleOptions::default())
-            .last()
-            .alias("latest_month"),
-    ]);
-    let result = programmes
+        let centre_before = evidence
+            .segment_at(programme.start.plus_months(-1))
+            .and_then(|s| evidence.centre(s));
+        let own = evidence.segment_from(programme.start);
+        let centre_during = own.and_then(|s| evidence.centre(s));
+        before.push(centre_before.map(|c| (c * 10.0).round() / 10.0));
+        during.push(centre_during.map(|c| (c * 10.0).round() / 10.0));
+        change.push(match (centre_before, centre_during) {
+            (Some(b), Some(d)) if b > 0.0 => Some(((d / b - 1.0) * 1000.0).round() / 10.0),
+            _ => None,
+        });
+        signal.push(
+            evidence
+                .excluded
+                .clone()
+                .or_else(|| evidence.signal.clone())
+                .or_else(|| {
+                    evidence.chart.as_ref().map(|_| {
+                        "common cause only: no signal in the programme's months".to_owned()
+                    })
+                }),
+        );
+        variation.push(
+            evidence
+                .chart
+                .as_ref()
+                .map(|c| c.variation.label().to_owned()),
+        );
+        assurance.push(evidence.assurance.map(|a| a.label().to_owned()));
+        months_during.push(own.and_then(|s| {
+            evidence
+                .chart
+                .as_ref()
+                .and_then(|c| c.segments.get(s - 1))
+                .map(|seg| seg.len() as i64)
+        }));
+    }
+    let area_names = metrics
+        .clone()
+        .lazy()
+        .select([col("area_code"), col("area_name")])
+        .unique(None, UniqueKeepStrategy::First);
+    let evidence = DataFrame::new_infer_height(vec![
+        Column::new("mean_new_plans_before_start".into(), before),
+        Column::new("mean_new_plans_during".into(), during),
+        Column::new("pct_change_in_mean".into(), change),
+        Column::new("signal".into(), signal),
+        Column::new("variation".into(), variation),
+        Column::new("assurance".into(), assurance),
+        Column::new("months_of_programme_segment".into(), months_during),
+    ])?;
+    let with_evidence = programmes.hstack(evidence.columns())?;
+    let result = with_evidence
         .lazy()
         .join(
-            summary,
-            [col("id")],
-            [col("id")],
+            area_names,
+            [col("area_code")],
+            [col("area_code")],
             JoinArgs::new(JoinType::Left),
         )
-        .with_columns([
-            (col("new_plans_latest").cast(DataType::Float64)
-                / col("target_monthly").cast(DataType::Float64)
-                * lit(100.0))
-            .round(1, RoundMode::HalfAwayFromZero)
-            .alias("pct_of_target_latest"),
-            ((col("mean_new_plans_6_months_after") / col("mean_new_plans_6_months_before")
-                - lit(1.0))
-                * lit(100.0))
-            .round(1, RoundMode::HalfAwayFromZero)
-            .alias("pct_change_after_start"),
-        ])
         .sort(["start"], SortMultipleOptions::default())
         .collect()
         .map_err(|e| anyhow::anyhow!("cannot build the programmes table: {e}"))?;

@@ -134,6 +134,8 @@ struct KeptTables {
 struct TablesInputs {
     metrics: Vec<(String, u64)>,
     areas: u64,
+    /// The programmes' evidence is rebased at the London-wide change points.
+    change_points: u64,
     programmes: Vec<(String, u64)>,
     /// What the templates table holds of each template (not its fields' wording).
     templates: Vec<(String, String, String, TemplateStatus, usize, usize, usize)>,
@@ -150,6 +152,7 @@ impl TablesInputs {
         TablesInputs {
             metrics: versions(snapshot.metrics.iter().map(|m| &m.path).collect()),
             areas: snapshot.version(&snapshot.config.paths.areas()),
+            change_points: snapshot.version(&snapshot.config.paths.change_points()),
             programmes: versions(snapshot.programmes.iter().map(|p| &p.path).collect()),
             templates: snapshot
                 .templates

@@ -233,6 +233,7 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
             let report = snapshot.reports.iter().find(|r| &r.value.id == id);
             feed(&report.map(|r| (&r.path, &r.value)));
             feed(&snapshot.areas.as_ref().map(|a| &a.value));
+            feed(&snapshot.change_points.as_ref().map(|c| &c.value));
             feed(
                 &snapshot
                     .programmes

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{CONFIG_FILE, Config};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Areas, Programme, Report, Template};
+use crate::model::{Areas, ChangePoints, Programme, Report, Template};
 use crate::validate::schema::{DocKind, Schemas};
 use crate::yaml::{self, Span, SpannedDoc};
 pub use changes::{ChangeKind, ChangedFile, Changes};
@@ -48,6 +48,8 @@ pub struct Snapshot {
     /// The decoded text of every record file read, by path, for excerpts and identifier checks.
     pub texts: BTreeMap<String, String>,
     pub areas: Option<Loaded<Areas>>,
+    /// London-wide change points, when the records list any.
+    pub change_points: Option<Loaded<ChangePoints>>,
     pub templates: Vec<Loaded<Template>>,
     pub programmes: Vec<Loaded<Programme>>,
     pub reports: Vec<Loaded<Report>>,
@@ -89,6 +91,8 @@ impl Snapshot {
         let mut loader = Loader::new(source, &schemas);
         let paths = config.paths.clone();
         let areas = loader.load_yaml::<Areas>(&paths.areas(), DocKind::Areas, true);
+        let change_points =
+            loader.load_yaml::<ChangePoints>(&paths.change_points(), DocKind::ChangePoints, false);
         let templates = loader.load_dir::<Template>(&paths.templates(), DocKind::Template);
         let programmes = loader.load_dir::<Programme>(&paths.programmes(), DocKind::Programme);
         let reports = loader.load_dir::<Report>(&paths.reports, DocKind::Report);
@@ -105,6 +109,7 @@ impl Snapshot {
             config,
             texts,
             areas,
+            change_points,
             templates,
             programmes,
             reports,
@@ -178,6 +183,16 @@ impl Snapshot {
             let read = loader.finish();
             self.absorb(read);
             self.areas = areas;
+        }
+        if whole.contains(&ChangeKind::ChangePoints) || changes.any(ChangeKind::ChangePoints) {
+            let path = paths.change_points();
+            self.forget(&path);
+            let mut loader = Loader::new(source, &self.schemas);
+            let change_points =
+                loader.load_yaml::<ChangePoints>(&path, DocKind::ChangePoints, false);
+            let read = loader.finish();
+            self.absorb(read);
+            self.change_points = change_points;
         }
         if changes.any(ChangeKind::Theme) {
             self.theme.templates = Theme::load_templates(source, &paths.site)?;
@@ -281,6 +296,9 @@ impl Snapshot {
         if self.areas.as_ref().is_some_and(|a| a.path == path) {
             self.areas = None;
         }
+        if self.change_points.as_ref().is_some_and(|c| c.path == path) {
+            self.change_points = None;
+        }
     }
 
     /// Takes in what a loader read, giving each file read a new version.
@@ -377,6 +395,7 @@ fn governed_by(schema_path: &str) -> Vec<ChangeKind> {
         "template.schema.json" => vec![ChangeKind::Templates],
         "areas.schema.json" => vec![ChangeKind::Areas],
         "programme.schema.json" => vec![ChangeKind::Programmes],
+        "change-points.schema.json" => vec![ChangeKind::ChangePoints],
         "report.schema.json" => vec![ChangeKind::Reports],
         "metrics.table.json" => vec![ChangeKind::Metrics],
         // A schema another one refers to, or one added: every kind, to be safe.
@@ -386,6 +405,7 @@ fn governed_by(schema_path: &str) -> Vec<ChangeKind> {
             ChangeKind::Programmes,
             ChangeKind::Reports,
             ChangeKind::Metrics,
+            ChangeKind::ChangePoints,
         ],
     }
 }

@@ -13,8 +13,65 @@ pub fn check(snapshot: &Snapshot) -> Vec<Diagnostic> {
     check_areas(snapshot, &mut out);
     check_templates(snapshot, &mut out);
     check_programmes(snapshot, &mut out);
+    check_change_points(snapshot, &mut out);
     check_reports(snapshot, &mut out);
     out
+}
+
+/// The published months, first and last, when there are any.
+fn published_months(snapshot: &Snapshot) -> Option<(crate::model::Month, crate::model::Month)> {
+    let months = snapshot.metrics.iter().filter_map(|m| m.month);
+    Some((months.clone().min()?, months.max()?))
+}
+
+/// A change point (London-wide or a programme's) must fall within the published months, or
+/// no chart could be rebased at it.
+fn check_change_point_month<T>(
+    loaded: &Loaded<T>,
+    pointer: &str,
+    month: crate::model::Month,
+    window: Option<(crate::model::Month, crate::model::Month)>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some((first, last)) = window
+        && (month < first || month > last)
+    {
+        out.push(
+            Diagnostic::error(
+                "logic/change-point-month",
+                &loaded.path,
+                format!("change point {month} is not a published month ({first} to {last})"),
+            )
+            .at(loaded.span(pointer))
+            .help("a chart can only be rebased at a month it shows"),
+        );
+    }
+}
+
+fn check_change_points(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
+    let window = published_months(snapshot);
+    if let Some(loaded) = &snapshot.change_points {
+        for (i, point) in loaded.value.change_points.iter().enumerate() {
+            check_change_point_month(
+                loaded,
+                &format!("/change_points/{i}/month"),
+                point.month,
+                window,
+                out,
+            );
+        }
+    }
+    for loaded in &snapshot.programmes {
+        for (i, point) in loaded.value.rebase.iter().enumerate() {
+            check_change_point_month(
+                loaded,
+                &format!("/rebase/{i}/month"),
+                point.month,
+                window,
+                out,
+            );
+        }
+    }
 }
 
 /// The file name without folder and extension.
@@ -385,6 +442,13 @@ fn check_reports(snapshot: &Snapshot, out: &mut Vec<Diagnostic>) {
                     .map
                     .iter()
                     .map(|m| (m.query.as_str(), "/map/query".to_owned())),
+            )
+            .chain(
+                report
+                    .spc_tables
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.query.as_str(), format!("/spc_tables/{i}/query"))),
             );
         for (query, pointer) in uses {
             if !query_ids.contains(query) {

@@ -34,6 +34,7 @@ pub fn check_file(snapshot: &Snapshot, path: &str) -> Vec<Diagnostic> {
         .chain(snapshot.programmes.iter().map(|p| (&p.path, &p.doc)))
         .chain(snapshot.reports.iter().map(|r| (&r.path, &r.doc)))
         .chain(snapshot.areas.iter().map(|a| (&a.path, &a.doc)))
+        .chain(snapshot.change_points.iter().map(|c| (&c.path, &c.doc)))
         .find(|(p, _)| p.as_str() == path);
     if let Some((_, doc)) = doc {
         scan_keys(path, doc, &doc.value, String::new(), &mut out);

@@ -22,6 +22,7 @@ pub enum DocKind {
     Areas,
     Programme,
     Report,
+    ChangePoints,
 }
 
 impl DocKind {
@@ -31,6 +32,7 @@ impl DocKind {
             DocKind::Areas => "areas.schema.json",
             DocKind::Programme => "programme.schema.json",
             DocKind::Report => "report.schema.json",
+            DocKind::ChangePoints => "change-points.schema.json",
         }
     }
 }
@@ -41,6 +43,7 @@ pub struct Schemas {
     areas: Validator,
     programme: Validator,
     report: Validator,
+    change_points: Validator,
     /// The metrics table schema, as JSON.
     pub metrics_table: Value,
 }
@@ -71,6 +74,7 @@ impl Schemas {
             areas: compile(DocKind::Areas)?,
             programme: compile(DocKind::Programme)?,
             report: compile(DocKind::Report)?,
+            change_points: compile(DocKind::ChangePoints)?,
             metrics_table: read_json("metrics.table.json")?,
         })
     }
@@ -81,6 +85,7 @@ impl Schemas {
             DocKind::Areas => &self.areas,
             DocKind::Programme => &self.programme,
             DocKind::Report => &self.report,
+            DocKind::ChangePoints => &self.change_points,
         }
     }
 
