@@ -19,6 +19,7 @@ pub mod import;
 pub mod model;
 pub mod panics;
 pub mod pipeline;
+pub mod progress;
 pub mod render;
 pub mod review;
 pub mod serve;

@@ -614,3 +614,36 @@ fn the_same_seed_writes_the_same_extract_bytes() {
         assert!((13_500.0..=16_500.0).contains(&events), "{events} events");
     }
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_never_in_a_log() {
+    let repo = Repo::valid();
+    let synth = [
+        "synth", "--plans", "20000", "--from", "2020-01", "--months", "12", "--out", "extract",
+    ];
+    // Not a terminal (as in a log or CI): the summary lines only, no control characters.
+    let run = repo.run(&synth);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = repo.run(&["import", "extract", "--all"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains('\x1b'), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains("checking the extract"),
+        "{}",
+        run.stderr
+    );
+
+    // On a terminal (a pseudo-terminal from `script`), each phase draws its line.
+    let bin = env!("CARGO_BIN_EXE_careplans");
+    let output = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} import extract --all"), "/dev/null"])
+        .current_dir(repo.path(""))
+        .env_remove("CI")
+        .output()
+        .expect("`script` (util-linux) gives the command a terminal");
+    let seen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{seen}");
+    // The writing phase's bar, drawn as each month is written.
+    assert!(seen.contains("/12 months ("), "{seen:?}");
+    assert!(seen.contains("\x1b[2K"), "{seen:?}");
+}

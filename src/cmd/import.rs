@@ -8,8 +8,9 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::cli::ImportArgs;
 use crate::diagnostic::{self, Style};
-use crate::import::{Imported, Phases, import};
+use crate::import::{Imported, import};
 use crate::model::Month;
+use crate::progress::Phases;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::WorkTree;
 
@@ -34,8 +35,10 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
         Some(out) => std::env::current_dir()?.join(out),
         None => root.join(snapshot.config.paths.metrics()),
     };
-    let mut phases = Phases::new(std::io::stderr().is_terminal());
-    match import(&snapshot, &dir, window, &out, today, &mut phases)? {
+    let mut phases = Phases::new();
+    let imported = import(&snapshot, &dir, window, &out, today, &mut phases)?;
+    phases.done();
+    match imported {
         Imported::Published {
             months,
             first,

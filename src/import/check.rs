@@ -21,6 +21,7 @@ use crate::extract::{
     Table, VIEWING_SERVICES, table_path,
 };
 use crate::model::Month;
+use crate::progress::Phase;
 use crate::validate::identifiers;
 use crate::yaml::Span;
 
@@ -42,6 +43,7 @@ pub fn check_rows(
     format: ExtractFormat,
     reference: &Reference,
     today: Month,
+    progress: Option<&Phase>,
 ) -> Vec<Diagnostic> {
     let rules = rules(reference, today);
     let mut problems = Vec::new();
@@ -53,13 +55,30 @@ pub fn check_rows(
     let events_row = |_: &[&str]| None;
     match format {
         ExtractFormat::Csv => {
-            check_csv(&plans, PLANS_HEADER, &mut problems, plans_rule, plans_row);
+            // Progress in bytes read, over both files.
+            let plans_bytes = std::fs::metadata(&plans).map_or(0, |m| m.len());
+            let advance = |base: u64| {
+                move |at: u64| {
+                    if let Some(phase) = progress {
+                        phase.set(base + at);
+                    }
+                }
+            };
+            check_csv(
+                &plans,
+                PLANS_HEADER,
+                &mut problems,
+                plans_rule,
+                plans_row,
+                &advance(0),
+            );
             check_csv(
                 &events,
                 EVENTS_HEADER,
                 &mut problems,
                 events_rule,
                 events_row,
+                &advance(plans_bytes),
             );
         }
         ExtractFormat::Parquet => {
@@ -611,6 +630,7 @@ fn check_csv(
     problems: &mut Vec<Diagnostic>,
     rule: impl Fn(&str, &str) -> Result<(), String>,
     row_rule: impl Fn(&[&str]) -> Option<(usize, String)>,
+    progress: &dyn Fn(u64),
 ) {
     if problems.len() >= MAX_PROBLEMS {
         return;
@@ -636,6 +656,9 @@ fn check_csv(
             }
         }
         row += 1;
+        if row.is_multiple_of(65_536) {
+            progress(record.position().map_or(0, |p| p.byte()));
+        }
         if row == 1 {
             let found: Vec<&str> = record.iter().collect();
             if let Some(problem) = header_problem(&shown, header, &found) {

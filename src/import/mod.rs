@@ -10,7 +10,6 @@ pub mod extract;
 pub mod write;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use polars::prelude::lit;
@@ -18,6 +17,7 @@ use polars::prelude::lit;
 use crate::diagnostic::Diagnostic;
 use crate::extract::{ExtractFormat, Reference, Table, table_path};
 use crate::model::Month;
+use crate::progress::Phases;
 use crate::snapshot::Snapshot;
 use aggregate::Aggregator;
 
@@ -74,7 +74,7 @@ pub fn import(
             }
         }
         None if dir.join(counts::COUNTS_FILE).is_file() => {
-            phases.start("checking the counts");
+            phases.start("checking the counts", None, "");
             let rows = counts::read_counts(&dir.join(counts::COUNTS_FILE), &reference, today);
             phases.done();
             let rows = match rows {
@@ -101,7 +101,7 @@ pub fn import(
         ),
     };
     let (first, last) = aggregator.window();
-    phases.start("disclosure control");
+    phases.start("disclosure control", None, "");
     let published = aggregate::publish(
         &aggregator,
         &reference,
@@ -109,8 +109,8 @@ pub fn import(
         &snapshot.config.disclosure,
     );
     phases.done();
-    phases.start("writing");
-    let months = write::write_metrics(out, &published)?;
+    phases.start("writing", Some(published.len() as u64), "months");
+    let months = write::write_metrics(out, &published, phases.current())?;
     phases.done();
     Ok(Imported::Published {
         months,
@@ -132,9 +132,16 @@ fn aggregate_extract(
     // A CSV extract is checked row by row as it streams past. A Parquet extract can be far
     // larger, so its rows are checked in the aggregation's own pass (the check's filters are
     // counted there) and only looked at one by one if something turns up.
-    phases.start("checking the extract");
+    let bytes: u64 = [Table::Plans, Table::Events]
+        .iter()
+        .map(|t| std::fs::metadata(table_path(dir, *t, format)).map_or(0, |m| m.len()))
+        .sum();
+    match format {
+        ExtractFormat::Csv => phases.start("checking the extract", Some(bytes), "bytes"),
+        ExtractFormat::Parquet => phases.start("checking the extract", None, ""),
+    };
     let mut problems = match format {
-        ExtractFormat::Csv => check::check_rows(dir, format, reference, today),
+        ExtractFormat::Csv => check::check_rows(dir, format, reference, today, phases.current()),
         ExtractFormat::Parquet => check::check_schema(dir, format),
     };
     if problems.is_empty() {
@@ -144,7 +151,7 @@ fn aggregate_extract(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    phases.start("aggregating");
+    phases.start("aggregating", None, "");
     let suspects = match format {
         ExtractFormat::Csv => (lit(false), lit(false)),
         ExtractFormat::Parquet => check::suspects(reference, today),
@@ -155,8 +162,8 @@ fn aggregate_extract(
         Ok(aggregated) if !aggregated.anomalies.any() => aggregated,
         outcome => {
             // Name the rows behind whatever the aggregation saw (or failed on).
-            phases.start("finding the problem rows");
-            let mut problems = check::check_rows(dir, format, reference, today);
+            phases.start("finding the problem rows", None, "");
+            let mut problems = check::check_rows(dir, format, reference, today, None);
             if problems.is_empty() {
                 problems = check::unknown_plans(dir, format);
             }
@@ -171,46 +178,4 @@ fn aggregate_extract(
         }
     };
     Ok(Ok(aggregated.aggregator))
-}
-
-/// What the import is doing, shown on a terminal as it goes, and how long each step took.
-pub struct Phases {
-    terminal: bool,
-    current: Option<(&'static str, Instant)>,
-    took: Vec<(&'static str, std::time::Duration)>,
-}
-
-impl Phases {
-    pub fn new(terminal: bool) -> Phases {
-        Phases {
-            terminal,
-            current: None,
-            took: Vec::new(),
-        }
-    }
-
-    pub fn start(&mut self, name: &'static str) {
-        if self.terminal {
-            eprint!("\r\x1b[K{name}...");
-        }
-        self.current = Some((name, Instant::now()));
-    }
-
-    pub fn done(&mut self) {
-        if let Some((name, started)) = self.current.take() {
-            self.took.push((name, started.elapsed()));
-        }
-        if self.terminal {
-            eprint!("\r\x1b[K");
-        }
-    }
-
-    pub fn summary(&self) -> String {
-        let parts: Vec<String> = self
-            .took
-            .iter()
-            .map(|(name, took)| format!("{name} {:.2?}", took))
-            .collect();
-        parts.join(", ")
-    }
 }

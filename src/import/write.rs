@@ -30,11 +30,18 @@ pub fn metrics_csv(rows: &[MetricRow]) -> String {
 }
 
 /// Writes one file per month into `dir`, atomically per file.
-pub fn write_metrics(dir: &Path, months: &[(Month, Vec<MetricRow>)]) -> Result<usize> {
+pub fn write_metrics(
+    dir: &Path,
+    months: &[(Month, Vec<MetricRow>)],
+    progress: Option<&crate::progress::Phase>,
+) -> Result<usize> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (month, rows) in months {
         let path = dir.join(format!("{month}.csv"));
         write_atomically(&path, metrics_csv(rows).as_bytes())?;
+        if let Some(phase) = progress {
+            phase.inc(1);
+        }
     }
     Ok(months.len())
 }

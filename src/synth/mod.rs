@@ -141,5 +141,5 @@ pub fn write_model_metrics(
         &areas.value,
         &snapshot.config.disclosure,
     );
-    crate::import::write::write_metrics(dir, &published)
+    crate::import::write::write_metrics(dir, &published, None)
 }

@@ -139,6 +139,9 @@ pub struct ExtractWriter<'a> {
     error: Option<anyhow::Error>,
     pub plan_count: u64,
     pub event_count: u64,
+    /// Plans written, against the model's expected number (an estimate, so the bar may end a
+    /// little short of or past its length).
+    progress: crate::progress::Phase,
 }
 
 impl<'a> ExtractWriter<'a> {
@@ -159,6 +162,11 @@ impl<'a> ExtractWriter<'a> {
             error: None,
             plan_count: 0,
             event_count: 0,
+            progress: crate::progress::Phase::new(
+                "writing the extract",
+                Some(super::model::expected_plans(inputs).round().max(1.0) as u64),
+                "plans",
+            ),
         })
     }
 
@@ -173,6 +181,7 @@ impl<'a> ExtractWriter<'a> {
         if let Some(error) = self.error.take() {
             return Err(error).context("cannot write the extract");
         }
+        self.progress.finish();
         self.plans.finish()?;
         self.events.finish()?;
         let extension = self.format.extension();
@@ -199,6 +208,9 @@ fn timestamp_text(seconds: i64) -> String {
 impl Sink for ExtractWriter<'_> {
     fn plan(&mut self, index: u64, plan: &PlanRecord) {
         self.plan_count += 1;
+        if self.plan_count.is_multiple_of(4096) {
+            self.progress.inc(4096);
+        }
         self.current_plan = (index, plan.plan_id.clone());
         let died = plan.died.map(|m| m.to_string()).unwrap_or_default();
         let (created, updated) = (plan.created.to_string(), plan.last_updated.to_string());
