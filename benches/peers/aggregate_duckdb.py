@@ -151,7 +151,7 @@ deaths AS (
 SELECT * FROM active
 UNION ALL BY NAME SELECT * FROM births
 UNION ALL BY NAME SELECT * FROM deaths
-UNION ALL BY NAME SELECT * EXCLUDE (views) FROM views
+UNION ALL BY NAME SELECT * FROM views
 WHERE borough IS NOT NULL AND month BETWEEN $first AND $last
 """
 
@@ -204,7 +204,6 @@ def aggregate(con, plans_path, events_path, kind, areas, templates):
                CASE WHEN e.month >= p.changed THEN p.template_id
                     ELSE p.first_template END AS template,
                e.month,
-               count(*) AS views,
                {filters}
         FROM (SELECT plan_id, month_index(timestamp) AS month, service
               FROM {source(events_path, kind)}
