@@ -209,7 +209,7 @@ def count(spark, boroughs, templates):
     if first is None:
         sys.exit("the extract has no views to date it by")
 
-    spark.sql(f"""
+    spark.sql("""
         CREATE OR REPLACE TEMP VIEW episodes AS
         SELECT plan_id, borough, first_template AS template, created AS start,
                coalesce(changed, ended) AS stop, cpr, pref
