@@ -6,8 +6,10 @@
 # median wall time, median peak memory (max RSS) and the ratio to DuckDB. Every engine's
 # published files are compared byte for byte with careplans' before a figure counts.
 # Needs about 2 GB of disk for the extracts and, the first time, 10 minutes to write them.
+# CAREPLANS=path/to/careplans uses that binary instead of building target/release/careplans.
 #   bash benches/import-peers.sh                 # 1M plans / 10M events and 10M / 100M
 #   SIZES="1000000:10000000" RUNS=5 bash benches/import-peers.sh
+#   CAREPLANS=/usr/local/bin/careplans RUNS=1 bash benches/import-peers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -17,20 +19,43 @@ data="$root/target/bench-data"
 venv="$root/target/peers-venv"
 mkdir -p "$data"
 
-cargo build --release --quiet
-careplans="$root/target/release/careplans"
+if [ -z "${CAREPLANS:-}" ]; then
+    cargo build --release --quiet
+fi
+careplans="${CAREPLANS:-$root/target/release/careplans}"
+if [ ! -x "$careplans" ]; then
+    echo "$careplans is not an executable careplans" >&2
+    exit 1
+fi
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet -r benches/peers/requirements.txt
 fi
 python="$venv/bin/python"
 # The peers do not do secondary suppression (it adds well under 0.1 s to an import), so
-# careplans runs in a copy of the workspace with it off: all three publish the same files.
+# careplans runs in a copy of the workspace with it forced off, whatever careplans.toml says
+# (the bundled one has it off): all three publish the same files.
 workspace="$data/workspace"
 rm -rf "$workspace"
 mkdir -p "$workspace"
 cp -r records records-schema "$workspace/"
-sed 's/^secondary_suppression = true/secondary_suppression = false/' careplans.toml >"$workspace/careplans.toml"
+sed -E 's/^([[:space:]]*secondary_suppression[[:space:]]*=).*/\1 false/' careplans.toml >"$workspace/careplans.toml"
+if ! grep -Eq '^[[:space:]]*secondary_suppression[[:space:]]*=[[:space:]]*false$' "$workspace/careplans.toml"; then
+    sed -i '/^\[disclosure\]/a secondary_suppression = false' "$workspace/careplans.toml"
+fi
+# An extract kept from an earlier run is used only if its plans have the columns this
+# careplans writes (the extract's contract changes now and then).
+header_probe="$(mktemp -d)"
+"$careplans" --repo "$workspace" synth --out "$header_probe" --plans 10 --events 10 >/dev/null
+plans_header="$(head -n 1 "$header_probe/plans.csv")"
+rm -rf "$header_probe"
+current_extract() {
+    "$python" - "$1/plans.parquet" "$plans_header" <<'EOF'
+import sys
+import pyarrow.parquet
+sys.exit(",".join(pyarrow.parquet.read_schema(sys.argv[1]).names) != sys.argv[2])
+EOF
+}
 time_cmd=/usr/bin/time
 if [ ! -x "$time_cmd" ]; then
     if [ "$(id -u)" = "0" ]; then apt-get install -y -qq time >/dev/null; else echo "install GNU time first" >&2; exit 1; fi
@@ -59,8 +84,9 @@ for size in $sizes; do
     plans="${size%%:*}"
     events="${size##*:}"
     extract="$data/$plans-$events"
-    if [ ! -f "$extract/events.parquet" ]; then
-        "$careplans" synth --out "$extract" --format parquet --plans "$plans" --events "$events" >&2
+    if [ ! -f "$extract/events.parquet" ] || ! current_extract "$extract"; then
+        rm -rf "$extract"
+        "$careplans" --repo "$workspace" synth --out "$extract" --format parquet --plans "$plans" --events "$events" >&2
     fi
     declare -A wall=() memory=()
     for engine in careplans duckdb pandas; do

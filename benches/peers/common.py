@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-# The published measures, in the column order of the metrics files.
+# The published measures, in the column order of the metrics files (src/model.rs, Measure).
 MEASURES = (
     "active_plans",
     "new_plans",
@@ -24,9 +24,11 @@ MEASURES = (
     "views_ed",
     "views_gp",
     "deaths",
+    "deaths_with_preference_recorded",
     "deaths_in_preferred_place",
-    "cpr_recorded",
-    "preferred_place_recorded",
+    "cpr_decision_made",
+    "preference_expressed",
+    "plans_reviewed_last_12_months",
 )
 HEADER = "month,area_code,template," + ",".join(MEASURES) + "\n"
 
@@ -40,6 +42,10 @@ SERVICES = {
 }
 
 ALL_TEMPLATES = "all"
+
+# A plan counts as reviewed at the end of a month when it was created or updated in that month
+# or the REVIEW_MONTHS - 1 before (src/extract/mod.rs, REVIEW_MONTHS).
+REVIEW_MONTHS = 12
 
 # careplans.toml [disclosure]: counts 1..THRESHOLD are suppressed, the rest rounded to BASE.
 THRESHOLD = 7
