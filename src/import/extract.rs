@@ -62,8 +62,7 @@ fn flag(column: &str) -> Expr {
 /// (either may be missing in an unchecked extract), then the requested sums.
 type Group = (Option<u32>, Option<i64>, Vec<u64>);
 
-fn collect_groups(frame: LazyFrame, values: &[&str]) -> Result<Vec<Group>> {
-    let frame = collect_streaming(frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
     let cell = frame
         .column("cell")?
         .cast(&DataType::UInt32)?
@@ -344,14 +343,17 @@ pub fn aggregate_extract(
     )?
     .unique(None, UniqueKeepStrategy::Any)
     .sort(["plan_id", "month"], SortMultipleOptions::default());
+    // Sorted by plan and month, a stretch starts at a plan's first review or after a gap of
+    // more than 12 months; numbering the starts with one running sum over the whole frame
+    // names every stretch (a windowed sum per plan is many times slower, and single-threaded).
     let stretches = review_months
         .with_column(
-            (col("month") - col("month").shift(lit(1)).over([col("plan_id")])?)
-                .fill_null(lit(REVIEW_MONTHS + 1))
-                .gt(lit(REVIEW_MONTHS))
-                .cast(DataType::UInt32)
+            col("plan_id")
+                .neq(col("plan_id").shift(lit(1)))
+                .fill_null(lit(true))
+                .or((col("month") - col("month").shift(lit(1))).gt(lit(REVIEW_MONTHS)))
+                .cast(DataType::UInt64)
                 .cum_sum(false)
-                .over([col("plan_id")])?
                 .alias("stretch"),
         )
         .group_by([col("plan_id"), col("stretch")])
@@ -394,16 +396,32 @@ pub fn aggregate_extract(
         UnionArgs::default(),
     )?;
 
-    let starts = collect_groups(starts, &["plans", "cpr", "pref", "suspect"])?;
-    let moves = collect_groups(
-        moves,
-        &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
-    )?;
-    let reviewed = collect_groups(reviewed, &["in", "out"])?;
-    let deaths = collect_groups(deaths, &["deaths", "pref", "dipp"])?;
+    // One streaming run for the five queries: the scans they share (the plans table by all,
+    // the events table by views and reviews) are read once.
     let mut event_columns: Vec<&str> = VIEWING_SERVICES.iter().map(|s| s.id()).collect();
     event_columns.extend(["views", "events", "suspect"]);
-    let events = collect_groups(events, &event_columns)?;
+    let opt_state = starts.get_current_optimizations();
+    let frames = LazyFrame::collect_all_with_engine(
+        [starts, moves, reviewed, deaths, events]
+            .into_iter()
+            .map(|frame| frame.logical_plan)
+            .collect(),
+        Engine::Streaming,
+        opt_state,
+    )
+    .map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    let [starts, moves, reviewed, deaths, events]: [DataFrame; 5] =
+        frames.try_into().map_err(|_| {
+            anyhow!("aggregation failed: five queries gave a different number of results")
+        })?;
+    let starts = groups_of(&starts, &["plans", "cpr", "pref", "suspect"])?;
+    let moves = groups_of(
+        &moves,
+        &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
+    )?;
+    let reviewed = groups_of(&reviewed, &["in", "out"])?;
+    let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
+    let events = groups_of(&events, &event_columns)?;
     let views_at = VIEWING_SERVICES.len();
     let (events_at, suspect_at) = (views_at + 1, views_at + 2);
 
