@@ -622,6 +622,8 @@ pub struct Programme {
 pub struct ChangePoint {
     pub month: Month,
     pub reason: String,
+    /// A short name beside each chart's limits (the reason is shown in full under the chart).
+    pub label: Option<String>,
 }
 
 /// London-wide changes that every series is rebased at (records/change-points.yaml).
@@ -796,6 +798,16 @@ pub enum ChartType {
     Comparison,
     /// Rates against their denominators with 95% and 99.8% funnel limits.
     Funnel,
+}
+
+impl ChartType {
+    /// Drawn from what `analyse` makes of the rows (XmR limits, intervals), not the rows alone.
+    pub fn is_statistical(self) -> bool {
+        matches!(
+            self,
+            ChartType::Spc | ChartType::Comparison | ChartType::Funnel
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

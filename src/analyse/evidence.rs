@@ -26,8 +26,27 @@ impl From<Improvement> for spc::Improvement {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rebase {
     pub month: Month,
+    /// Why, in full.
     pub reason: String,
+    /// Why, in a few words, beside the chart.
+    pub label: String,
+    pub kind: RebaseKind,
 }
+
+/// Where a rebase comes from: a London-wide change point is always made (a change of system
+/// must never be read as a change in practice); a programme's own months give way when they
+/// would leave a segment too short to have limits worth reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebaseKind {
+    LondonWide,
+    Programme,
+}
+
+/// The fewest months a series (and a segment opened by a programme's own rebase) may have:
+/// fewer, and its limits would be trial limits from a handful of points, so the series is not
+/// charted or the rebase is not made (and the page says so). NHSRplotthedots calls limits from
+/// fewer than 13 points trial limits; from fewer than 6 they say little.
+pub const MIN_REBASE_MONTHS: usize = 6;
 
 /// The programme whose months a series' assurance is judged on.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +70,8 @@ pub struct SeriesEvidence {
     pub excluded: Option<String>,
     /// Where its limits are recalculated, in month order.
     pub rebases: Vec<Rebase>,
+    /// Rebases not made, each with why (a segment would be too short).
+    pub not_rebased: Vec<(Rebase, String)>,
     pub programme: Option<ProgrammePeriod>,
     pub target: Option<f64>,
     /// Assurance against the target over the programme's months (the latest segment's when
@@ -127,27 +148,79 @@ pub fn rebases_for(snapshot: &Snapshot, area_code: Option<&str>) -> Vec<Rebase> 
         .map(|c| Rebase {
             month: c.month,
             reason: c.reason.clone(),
+            label: c.label.clone().unwrap_or_else(|| c.reason.clone()),
+            kind: RebaseKind::LondonWide,
         })
         .collect();
     if let Some(programme) = area_code.and_then(|code| programme_of(snapshot, code)) {
         out.push(Rebase {
             month: programme.start,
             reason: format!("{} starts", programme.name),
+            label: "the project starts".into(),
+            kind: RebaseKind::Programme,
         });
         if let Some(end) = programme.end {
             out.push(Rebase {
                 month: end.next(),
                 reason: format!("{} has ended", programme.name),
+                label: "the project has ended".into(),
+                kind: RebaseKind::Programme,
             });
         }
         out.extend(programme.rebase.iter().map(|r| Rebase {
             month: r.month,
             reason: r.reason.clone(),
+            label: r.label.clone().unwrap_or_else(|| r.reason.clone()),
+            kind: RebaseKind::Programme,
         }));
     }
-    out.sort_by_key(|r| r.month);
+    // A London-wide change point sorts first within its month, so it is the one kept.
+    out.sort_by_key(|r| (r.month, r.kind != RebaseKind::LondonWide));
     out.dedup_by_key(|r| r.month);
     out
+}
+
+/// The rebases made at `months` (indexes into them), and those not made with why: a
+/// programme's rebase is dropped when the segment it would open, or the one it would close,
+/// has fewer than `MIN_REBASE_MONTHS` months.
+fn rebases_made(rebases: &[Rebase], months: &[Month]) -> (Vec<usize>, Vec<(Rebase, String)>) {
+    let mut candidates: Vec<(usize, &Rebase)> = rebases
+        .iter()
+        .filter_map(|r| Some((months.iter().position(|m| *m == r.month)?, r)))
+        .filter(|(at, _)| *at > 0)
+        .collect();
+    let mut dropped = Vec::new();
+    loop {
+        let boundaries: Vec<usize> = std::iter::once(0)
+            .chain(candidates.iter().map(|(at, _)| *at))
+            .chain(std::iter::once(months.len()))
+            .collect();
+        // The first programme rebase next to a short segment goes; then look again.
+        let short = candidates.iter().enumerate().find_map(|(i, (at, rebase))| {
+            let before = at - boundaries[i];
+            let after = boundaries[i + 2] - at;
+            let fewest = before.min(after);
+            (rebase.kind == RebaseKind::Programme && fewest < MIN_REBASE_MONTHS)
+                .then_some((i, before, after))
+        });
+        let Some((i, before, after)) = short else {
+            break;
+        };
+        let (_, rebase) = candidates.remove(i);
+        let why = if after < MIN_REBASE_MONTHS {
+            format!(
+                "only {after} month{} before the next recalculation or the latest month",
+                if after == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "only {before} month{} since the limits were last calculated",
+                if before == 1 { "" } else { "s" }
+            )
+        };
+        dropped.push((rebase.clone(), why));
+    }
+    (candidates.into_iter().map(|(at, _)| at).collect(), dropped)
 }
 
 /// The evidence for every series of `result`: `x` the month column, `y` the value, `series`
@@ -236,6 +309,7 @@ pub fn evidence_of(
         chart: None,
         excluded: None,
         rebases,
+        not_rebased: Vec::new(),
         programme,
         target,
         assurance: None,
@@ -253,6 +327,14 @@ pub fn evidence_of(
         evidence.excluded = Some("there are no published months to chart".into());
         return evidence;
     }
+    if evidence.months.len() < MIN_REBASE_MONTHS {
+        evidence.excluded = Some(format!(
+            "not charted: {} published month{}, too few for limits worth reading (an XmR chart here needs at least {MIN_REBASE_MONTHS})",
+            evidence.months.len(),
+            if evidence.months.len() == 1 { "" } else { "s" }
+        ));
+        return evidence;
+    }
     if !missing.is_empty() {
         // Limits over a segment with a hidden month would be computed from the rest as if it
         // did not exist, and a run could not be judged across it.
@@ -263,11 +345,10 @@ pub fn evidence_of(
         return evidence;
     }
     let values: Vec<f64> = values.iter().map(|v| v.unwrap_or(0.0)).collect();
-    let rebase_at: Vec<usize> = evidence
-        .rebases
-        .iter()
-        .filter_map(|r| evidence.months.iter().position(|m| *m == r.month))
-        .collect();
+    let (rebase_at, not_rebased) = rebases_made(&evidence.rebases, &evidence.months);
+    let made: Vec<Month> = rebase_at.iter().map(|&i| evidence.months[i]).collect();
+    evidence.rebases.retain(|r| made.contains(&r.month));
+    evidence.not_rebased = not_rebased;
     let chart = spc::xmr(&values, &rebase_at, improvement.into(), target);
     let labels: Vec<String> = evidence.months.iter().map(|m| m.long_name()).collect();
     // Judged over the programme's months: never on months after it ended.
@@ -276,7 +357,10 @@ pub fn evidence_of(
         .as_ref()
         .and_then(|p| {
             let index = evidence.months.iter().position(|m| *m == p.start)?;
-            chart.segments.iter().position(|s| s.start == index)
+            chart
+                .segments
+                .iter()
+                .position(|s| s.start <= index && index < s.end)
         })
         .or_else(|| chart.segments.len().checked_sub(1));
     if let Some(segment_index) = judged {

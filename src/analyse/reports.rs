@@ -31,12 +31,21 @@ pub fn expansion_areas(report: &Report, snapshot: &Snapshot) -> Vec<Option<AreaS
         .collect()
 }
 
-/// Replaces `$latest` and `$first` with the months as SQL string literals.
+/// Replaces `$latest`, `$first` and `$year_from` (the first of the latest 12 months, or the
+/// first month when there are fewer) with the months as SQL string literals.
 fn bind_months(sql: &str, tables: &Tables) -> String {
     let quote =
         |month: Option<Month>| month.map_or_else(|| "NULL".to_owned(), |m| format!("'{m}'"));
+    let year_from = tables
+        .latest_month
+        .map(|latest| latest.plus_months(-11))
+        .map(|from| match tables.first_month {
+            Some(first) if first > from => first,
+            _ => from,
+        });
     sql.replace("$latest", &quote(tables.latest_month))
         .replace("$first", &quote(tables.first_month))
+        .replace("$year_from", &quote(year_from))
 }
 
 /// Runs every query of a report for one area and checks the columns it uses.
@@ -69,7 +78,7 @@ pub fn evaluate(
                         )
                         .at(at)
                         .help(format!(
-                            "a report query is one SELECT over the tables {tables_named} (and the parameters $area, $latest, $first); it may not read files or change tables"
+                            "a report query is one SELECT over the tables {tables_named} (and the parameters $area, $latest, $first, $year_from); it may not read files or change tables"
                         )),
                     );
                 }

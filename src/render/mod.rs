@@ -3,11 +3,14 @@
 
 pub mod base;
 pub mod chart;
+pub mod comparison_chart;
 pub mod datapackage;
+mod evidence_views;
 pub mod format;
 mod info_pages;
 mod report_pages;
 pub mod site;
+pub mod spc_chart;
 mod template_pages;
 pub mod tilemap;
 mod views;

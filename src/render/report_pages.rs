@@ -7,11 +7,12 @@ use minijinja::{Value, context};
 
 use crate::analyse::reports;
 use crate::analyse::{Cell, QueryResult};
-use crate::model::{AreaLevel, AreaSummary, Chart, ColumnFormat, Month, Report};
+use crate::model::{AreaLevel, AreaSummary, Chart, ChartType, ColumnFormat, Month, Report};
 use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Marker, Series, XAxis};
 use super::datapackage::{chart_resource, json_resource, table_resource};
+use super::evidence_views::{self, ChartBlock};
 use super::format::{format_cell, format_cell_with, honest_decimals};
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::tilemap::{self, Tile, TileMapModel};
@@ -46,17 +47,67 @@ impl Renderer<'_> {
             let Some(result) = results.get(&chart.query) else {
                 continue;
             };
+            let anchor = format!("chart-{}", index + 1);
             let csv_path = format!("data/{data_stem}-chart-{}.csv", index + 1);
-            let model = chart_model(chart, result, format!("chart-{}", index + 1), &markers);
+            let csv_href = relative(&path, &csv_path);
+            let stats = match chart.chart_type {
+                ChartType::Line | ChartType::Bar | ChartType::StackedBar => None,
+                ChartType::Spc => Some(evidence_views::spc_chart_view(
+                    self.inputs.snapshot,
+                    chart,
+                    result,
+                    &anchor,
+                    chart.title.clone(),
+                    csv_href.clone(),
+                    &csv_path,
+                )),
+                ChartType::Comparison => evidence_views::comparison_view(
+                    chart,
+                    result,
+                    &anchor,
+                    csv_href.clone(),
+                    &csv_path,
+                ),
+                ChartType::Funnel => {
+                    evidence_views::funnel_view(chart, result, &anchor, csv_href.clone(), &csv_path)
+                }
+            };
+            if let Some((view, download)) = stats {
+                self.download(download.resource, download.csv);
+                charts.push(ChartBlock::Stats(view));
+                continue;
+            }
+            if chart.chart_type.is_statistical() {
+                // A comparison without its comparator row (or columns) has nothing to show.
+                continue;
+            }
+            let model = chart_model(chart, result, anchor.clone(), &markers);
             self.download(chart_resource(&csv_path, &model), chart_csv(&model));
-            charts.push(ChartView {
-                anchor: format!("chart-{}", index + 1),
+            charts.push(ChartBlock::Basic(ChartView {
+                anchor,
                 title: model.title.clone(),
                 description: model.description.clone(),
                 svg: chart::render_svg(&model),
                 table: chart_table(&model),
-                csv: relative(&path, &csv_path),
-            });
+                csv: csv_href,
+            }));
+        }
+        let mut spc_tables = Vec::new();
+        for (index, table) in value.spc_tables.iter().enumerate() {
+            let Some(result) = results.get(&table.query) else {
+                continue;
+            };
+            let csv_path = format!("data/{data_stem}-spc-table-{}.csv", index + 1);
+            let (view, download) = evidence_views::spc_table_view(
+                self.inputs.snapshot,
+                table,
+                result,
+                &format!("spc-table-{}", index + 1),
+                relative(&path, &csv_path),
+                &csv_path,
+            );
+            self.download(download.resource, download.csv);
+            spc_tables.push(view);
         }
         let mut table_views = Vec::new();
         for (index, table) in value.tables.iter().enumerate() {
@@ -138,7 +189,10 @@ impl Renderer<'_> {
             page_json(&path, &title, area, &results),
         );
         let any_missing = figures.iter().any(|f| f.missing)
-            || charts.iter().any(|c| has_missing(&c.table))
+            || charts.iter().any(|c| match c {
+                ChartBlock::Basic(c) => has_missing(&c.table),
+                ChartBlock::Stats(_) => false,
+            })
             || table_views.iter().any(|t| has_missing(&t.table));
         let mut contents: Vec<(String, String)> = Vec::new();
         if !figures.is_empty() {
@@ -147,7 +201,15 @@ impl Renderer<'_> {
         if let Some(map) = &value.map {
             contents.push(("tile-map".into(), map.title.clone()));
         }
-        contents.extend(charts.iter().map(|c| (c.anchor.clone(), c.title.clone())));
+        contents.extend(charts.iter().map(|c| match c {
+            ChartBlock::Basic(c) => (c.anchor.clone(), c.title.clone()),
+            ChartBlock::Stats(c) => (c.anchor.clone(), c.title.clone()),
+        }));
+        contents.extend(
+            spc_tables
+                .iter()
+                .map(|t| (t.anchor.clone(), t.caption.clone())),
+        );
         contents.extend(
             table_views
                 .iter()
@@ -174,6 +236,7 @@ impl Renderer<'_> {
                 figures => ser(&figures),
                 map => map,
                 charts => ser(&charts),
+                spc_tables => ser(&spc_tables),
                 tables => ser(&table_views),
                 children => children,
                 contents => contents,

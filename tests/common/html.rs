@@ -117,6 +117,19 @@ pub fn accessibility_problems(html: &str) -> Vec<String> {
     let svg = Regex::new(r"(?s)<svg\b.*?</svg>").unwrap();
     for found in svg.find_iter(html) {
         let text = found.as_str();
+        let opening = &text[..text.find('>').unwrap_or(text.len())];
+        if opening.contains(r#"aria-hidden="true""#) {
+            // Decorative (an SPC icon beside its words): the words must follow it.
+            let after = &html[found.end()..];
+            let words = after
+                .trim_start()
+                .trim_start_matches("</span>")
+                .trim_start();
+            if words.starts_with('<') && !words.starts_with("<span>") {
+                problems.push("a hidden icon without words beside it".into());
+            }
+            continue;
+        }
         if !text.contains("<title") || !text.contains("<desc") {
             problems.push("an svg without title and desc".into());
         }
