@@ -46,6 +46,10 @@ await page.setViewportSize({ width: 320, height: 800 });
 const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 check(overflow <= 0, `no horizontal scrolling at 320 px (overflow ${overflow}px)`);
 await page.screenshot({ path: path.join(shots, "overview-320.png"), fullPage: false });
+// The small multiples of XmR charts reflow to one column (WCAG 1.4.10).
+await page.goto(pathToFileURL(path.join(site, "programmes.html")).href);
+const programmesOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+check(programmesOverflow <= 0, `programmes.html: no horizontal scrolling at 320 px (overflow ${programmesOverflow}px)`);
 
 const kinds = [
   "index.html", "areas/nwl/index.html", "areas/nwl/brent.html", "templates/index.html",
