@@ -215,6 +215,10 @@ fn an_spc_chart_publishes_the_limits_and_point_types_nhsrplotthedots_gives() {
     );
     let problems = common::html::accessibility_problems(&page);
     assert!(problems.is_empty(), "stats.html: {problems:?}");
+    // The method page explains the rules and cites them.
+    let method = repo.read("public/method.html");
+    assert!(method.contains(r#"id="spc""#) && method.contains("NHSRplotthedots"));
+    assert!(method.contains(r#"id="comparisons""#) && method.contains("Byar"));
 }
 
 #[test]
