@@ -48,6 +48,10 @@ queries:
       SELECT area_name, active_plans, aged_75_plus FROM metrics
       WHERE area_level IN ('borough', 'london') AND template = 'all' AND month = $latest
       ORDER BY area_level, area_name
+  - id: latest_year
+    sql: >-
+      SELECT COUNT(*) AS months, MIN(month) AS first FROM metrics
+      WHERE area_level = 'london' AND template = 'all' AND month >= $year_from
   - id: deaths
     sql: >-
       SELECT area_short, deaths_in_preferred_place, deaths_with_preference_recorded FROM metrics
@@ -215,6 +219,11 @@ fn an_spc_chart_publishes_the_limits_and_point_types_nhsrplotthedots_gives() {
     );
     let problems = common::html::accessibility_problems(&page);
     assert!(problems.is_empty(), "stats.html: {problems:?}");
+    // $year_from is the first of the latest 12 months.
+    let json: serde_json::Value =
+        serde_json::from_str(&repo.read("public/data/stats.json")).unwrap();
+    let latest_year = &json["queries"]["latest_year"]["rows"][0];
+    assert_eq!(latest_year, &serde_json::json!([12, "2021-07"]), "{json}");
     // The method page explains the rules and cites them.
     let method = repo.read("public/method.html");
     assert!(method.contains(r#"id="spc""#) && method.contains("NHSRplotthedots"));
