@@ -180,6 +180,10 @@ pub struct SynthArgs {
     /// File format of the extract
     #[arg(long, value_enum, default_value_t = crate::extract::ExtractFormat::Csv)]
     pub format: crate::extract::ExtractFormat,
+    /// Write the extract partitioned by month, as a cluster holds one (Parquet):
+    /// plans/created=YYYY-MM/ and events/month=YYYY-MM/
+    #[arg(long, conflicts_with = "format")]
+    pub partitioned: bool,
     /// Folder to write the published monthly metrics into (YYYY-MM.csv files there are replaced)
     #[arg(long, value_name = "DIR")]
     pub metrics: Option<PathBuf>,

@@ -647,3 +647,235 @@ fn progress_is_drawn_on_a_terminal_and_never_in_a_log() {
     assert!(seen.contains("/12 months ("), "{seen:?}");
     assert!(seen.contains("\x1b[2K"), "{seen:?}");
 }
+
+/// Lays the extract's CSV files out as a partitioned extract, as a cluster holds one:
+/// `plans/created=YYYY-MM/part-0.parquet` without the `created` column and
+/// `events/month=YYYY-MM/part-0.parquet` by the month of each timestamp, rows in file order.
+fn to_partitioned(repo: &Repo) {
+    use polars::prelude::*;
+    for (table, key) in [("plans", "created"), ("events", "month")] {
+        let csv = repo.path(&format!("extract/{table}.csv"));
+        let frame = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let months = match table {
+            "plans" => frame.column("created").unwrap().str().unwrap().clone(),
+            _ => {
+                let stamps = frame.column("timestamp").unwrap().str().unwrap().clone();
+                stamps
+                    .iter()
+                    .map(|t| t.map(|t| t[..7].to_owned()))
+                    .collect::<StringChunked>()
+            }
+        };
+        let mut distinct: Vec<String> = months.iter().flatten().map(str::to_owned).collect();
+        distinct.sort();
+        distinct.dedup();
+        for month in distinct {
+            let mask = months.equal(month.as_str());
+            let mut part = frame.filter(&mask).unwrap();
+            if table == "plans" {
+                part = part.drop("created").unwrap();
+            }
+            let folder = repo.path(&format!("extract/{table}/{key}={month}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let file = std::fs::File::create(folder.join("part-0.parquet")).unwrap();
+            ParquetWriter::new(file).finish(&mut part).unwrap();
+        }
+        std::fs::remove_file(csv).unwrap();
+    }
+}
+
+#[test]
+fn a_partitioned_extract_publishes_the_same_figures_as_its_flat_form() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_partitioned(&repo);
+    assert!(
+        repo.path("extract/plans/created=2020-06/part-0.parquet")
+            .is_file()
+    );
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_published_as_worked_by_hand(&repo);
+    assert!(
+        run.stderr.contains(
+            "read plans: 3 partitions created=2020-06 to created=2021-02; events: 2 partitions month=2021-01 to month=2021-02"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn synth_writes_a_partitioned_extract_that_imports_to_the_same_bytes_as_the_flat_one() {
+    let repo = Repo::valid();
+    let synth = |extra: &[&str]| {
+        let mut args = vec![
+            "synth", "--plans", "3000", "--from", "2020-07", "--months", "12",
+        ];
+        args.extend_from_slice(extra);
+        let run = repo.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    synth(&["--out", "flat", "--format", "parquet"]);
+    synth(&["--out", "parted", "--partitioned"]);
+    // Hive style: the partition column lives in the path, not in the files.
+    let plans_folder = repo.path("parted/plans");
+    let partitions: Vec<String> = std::fs::read_dir(&plans_folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        partitions.iter().all(|p| p.starts_with("created=")),
+        "{partitions:?}"
+    );
+    let one = plans_folder.join(&partitions[0]).join("part-0.parquet");
+    let bytes = std::fs::read(one).unwrap();
+    assert!(
+        !bytes.windows(7).any(|w| w == b"created"),
+        "a plans file holds `created`"
+    );
+    assert!(
+        repo.path("parted/events/month=2020-07/part-0.parquet")
+            .is_file()
+    );
+    assert!(!repo.path("parted/plans.parquet").exists());
+
+    for window in [&["--all"][..], &["--month", "2021-03"][..]] {
+        let import = |from: &str, to: &str| {
+            let mut args = vec!["import", from, "--out", to];
+            args.extend_from_slice(window);
+            let run = repo.run(&args);
+            assert_eq!(run.code, 0, "{window:?}: {}{}", run.stdout, run.stderr);
+            run
+        };
+        import("flat", "from-flat");
+        let run = import("parted", "from-parted");
+        let files = |dir: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(repo.path(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(files("from-flat"), files("from-parted"), "{window:?}");
+        for name in files("from-flat") {
+            assert_eq!(
+                repo.read(&format!("from-flat/{name}")),
+                repo.read(&format!("from-parted/{name}")),
+                "{window:?}: {name}"
+            );
+        }
+        if window[0] == "--month" {
+            // March 2021 needs every plan made by then and the events of the 12 months to it
+            // (an update in any of them keeps a plan reviewed): nothing later, no older events.
+            assert!(
+                run.stderr.contains(
+                    "to created=2021-03; events: 12 partitions month=2020-04 to month=2021-03"
+                ),
+                "{}",
+                run.stderr
+            );
+        }
+        std::fs::remove_dir_all(repo.path("from-flat")).unwrap();
+        std::fs::remove_dir_all(repo.path("from-parted")).unwrap();
+    }
+}
+
+#[test]
+fn a_month_of_a_partitioned_extract_reads_only_the_partitions_it_needs() {
+    let repo = Repo::valid();
+    let run = repo.run(&[
+        "synth",
+        "--plans",
+        "3000",
+        "--from",
+        "2020-07",
+        "--months",
+        "12",
+        "--out",
+        "parted",
+        "--partitioned",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Spoil partitions that January 2021 does not need: events from before February 2020 and
+    // plans made after January 2021.
+    let spoilt = [
+        "parted/events/month=2020-01/part-0.parquet",
+        "parted/plans/created=2021-05/part-0.parquet",
+    ];
+    for path in spoilt {
+        assert!(repo.path(path).is_file(), "{path}");
+        repo.write(path, "not parquet");
+    }
+    let run = repo.run(&["import", "parted", "--month", "2021-01", "--out", "one"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(repo.path("one/2021-01.csv").is_file());
+    // Every month reads them, and refuses them with their paths.
+    let run = repo.run(&["import", "parted", "--all", "--out", "all"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for path in spoilt {
+        assert!(run.stdout.contains(path), "{path}: {}", run.stdout);
+    }
+    assert!(!repo.path("all").exists());
+}
+
+#[test]
+fn a_partitioned_extract_is_refused_at_its_folders_files_and_rows() {
+    // A folder that is not a partition.
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_partitioned(&repo);
+    std::fs::rename(
+        repo.path("extract/plans/created=2020-06"),
+        repo.path("extract/plans/created=June-2020"),
+    )
+    .unwrap();
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports("extract/layout", "plans/created=June-2020");
+
+    // An event filed under the wrong month (it would be missed by `--month`).
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_partitioned(&repo);
+    std::fs::create_dir_all(repo.path("extract/events/month=2021-03")).unwrap();
+    std::fs::rename(
+        repo.path("extract/events/month=2021-02/part-0.parquet"),
+        repo.path("extract/events/month=2021-03/part-0.parquet"),
+    )
+    .unwrap();
+    std::fs::remove_dir(repo.path("extract/events/month=2021-02")).unwrap();
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports(
+        "extract/inconsistent",
+        "events/month=2021-03/part-0.parquet:1:2",
+    );
+    assert!(
+        run.stdout.contains("not in its partition's month"),
+        "{}",
+        run.stdout
+    );
+
+    // A bad value: its partition's file, its row there and its column in that file (which
+    // lacks `created`: `status` is column 6).
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    repo.edit(
+        "extract/plans.csv",
+        "P-OLDC,E09000002,urgent-care-plan,65-74,2020-06,2020-06,active",
+        "P-OLDC,E09000002,urgent-care-plan,65-74,2020-06,2020-06,lapsed",
+    );
+    to_partitioned(&repo);
+    let run = repo.run(&["import", "extract", "--all", "--out", "published"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    run.assert_reports("extract/value", "plans/created=2020-06/part-0.parquet:3:6");
+    assert!(!repo.path("published").exists());
+}

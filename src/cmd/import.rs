@@ -44,7 +44,11 @@ pub fn run(root: &Path, args: &ImportArgs) -> Result<u8> {
             first,
             last,
             out,
+            partitions_read,
         } => {
+            if let Some(read) = partitions_read {
+                eprintln!("{read}");
+            }
             eprintln!(
                 "published {months} month(s), {first} to {last}, into {} in {:.2?} ({})",
                 out.display(),

@@ -37,7 +37,12 @@ pub fn run(root: &Path, args: &SynthArgs) -> Result<u8> {
         if let Some(events) = args.events {
             inputs.view_scale = synth::view_scale_for(&inputs, events);
         }
-        let (plans, events) = writer::write_extract(&inputs, &dir, args.format)?;
+        let layout = if args.partitioned {
+            crate::extract::Layout::Partitioned
+        } else {
+            crate::extract::Layout::Flat(args.format)
+        };
+        let (plans, events) = writer::write_extract(&inputs, &dir, layout)?;
         eprintln!(
             "wrote an extract of {plans} plans and {events} events to {}",
             dir.display()

@@ -126,9 +126,169 @@ impl ExtractFormat {
     }
 }
 
-/// Where a table of an extract in `dir` lives.
+/// Where a table of a flat extract in `dir` lives.
 pub fn table_path(dir: &Path, table: Table, format: ExtractFormat) -> PathBuf {
     dir.join(format!("{}.{}", table.name(), format.extension()))
+}
+
+impl Table {
+    /// The column a partitioned extract splits this table by, Hive style (`created=YYYY-MM`,
+    /// `month=YYYY-MM`): the plans' `created` lives only in the path; the events keep their
+    /// `timestamp`, and the partition is its month.
+    pub fn partition_column(self) -> &'static str {
+        match self {
+            Table::Plans => "created",
+            Table::Events => "month",
+        }
+    }
+
+    /// The columns of one file of a partitioned extract, in order.
+    pub fn partition_file_columns(self) -> Vec<&'static str> {
+        match self {
+            Table::Plans => PLANS_COLUMNS
+                .iter()
+                .copied()
+                .filter(|c| *c != "created")
+                .collect(),
+            Table::Events => EVENTS_COLUMNS.to_vec(),
+        }
+    }
+}
+
+/// How an extract's tables lie on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `plans.<ext>` and `events.<ext>` in one folder.
+    Flat(ExtractFormat),
+    /// `plans/created=YYYY-MM/*.parquet` and `events/month=YYYY-MM/*.parquet`, as a cluster
+    /// holds an extract too large for one file (see the README's "Beyond one machine").
+    Partitioned,
+}
+
+impl Layout {
+    /// The layout of the extract in `dir`: a flat one (Parquet before CSV) or a partitioned
+    /// one (`plans/` and `events/` folders); `None` when it holds neither.
+    pub fn of_extract(dir: &Path) -> Option<Layout> {
+        if let Some(format) = ExtractFormat::of_extract(dir) {
+            return Some(Layout::Flat(format));
+        }
+        dir.join(Table::Plans.name())
+            .is_dir()
+            .then_some(Layout::Partitioned)
+    }
+
+    pub fn format(self) -> ExtractFormat {
+        match self {
+            Layout::Flat(format) => format,
+            Layout::Partitioned => ExtractFormat::Parquet,
+        }
+    }
+}
+
+/// One file of an extract's table, and the month of its partition (none in a flat extract).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFile {
+    pub path: PathBuf,
+    pub partition: Option<crate::model::Month>,
+}
+
+/// A malformed partitioned extract: what is wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The files of `table` in an extract laid out as `layout` in `dir`, in partition order (then
+/// by name). In a partitioned extract every entry of the table's folder must be a
+/// `<column>=YYYY-MM` folder, each holding at least one `.parquet` file; names starting with
+/// `_` or `.` (`_SUCCESS`, checksums) are a writer's bookkeeping and are skipped.
+pub fn table_files(
+    dir: &Path,
+    table: Table,
+    layout: Layout,
+) -> Result<Vec<TableFile>, Vec<LayoutProblem>> {
+    let format = match layout {
+        Layout::Flat(format) => {
+            return Ok(vec![TableFile {
+                path: table_path(dir, table, format),
+                partition: None,
+            }]);
+        }
+        Layout::Partitioned => ExtractFormat::Parquet,
+    };
+    let folder = dir.join(table.name());
+    let problem = |path: &Path, message: String| LayoutProblem {
+        path: path.to_path_buf(),
+        message,
+    };
+    let listed = |folder: &Path| -> Result<Vec<PathBuf>, LayoutProblem> {
+        let entries = std::fs::read_dir(folder)
+            .map_err(|e| problem(folder, format!("cannot read the folder: {e}")))?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| problem(folder, format!("cannot read the folder: {e}")))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with('_') || name.starts_with('.')) {
+                paths.push(entry.path());
+            }
+        }
+        paths.sort();
+        Ok(paths)
+    };
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    let partitions = listed(&folder).map_err(|p| vec![p])?;
+    let prefix = format!("{}=", table.partition_column());
+    for partition in partitions {
+        let name = partition
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let month = name
+            .strip_prefix(&prefix)
+            .and_then(|m| m.parse::<crate::model::Month>().ok());
+        let Some(month) = month.filter(|_| partition.is_dir()) else {
+            problems.push(problem(
+                &partition,
+                format!(
+                    "expected only partition folders named {prefix}YYYY-MM in {}",
+                    folder.display()
+                ),
+            ));
+            continue;
+        };
+        let inside = match listed(&partition) {
+            Ok(inside) => inside,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
+        };
+        let before = files.len();
+        for path in inside {
+            if path.extension().is_some_and(|e| e == format.extension()) && path.is_file() {
+                files.push(TableFile {
+                    path,
+                    partition: Some(month),
+                });
+            } else {
+                problems.push(problem(
+                    &path,
+                    format!("expected only .{} files in a partition", format.extension()),
+                ));
+            }
+        }
+        if files.len() == before && problems.is_empty() {
+            problems.push(problem(&partition, "the partition holds no files".into()));
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
 }
 
 /// The codes an extract's rows may use, from the records: every borough of `areas.yaml` (in

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::extract::{collect_streaming, scan_table};
+use super::extract::{collect_streaming, scan_files, scan_table};
 use crate::diagnostic::Diagnostic;
 use crate::extract::{
     AGE_BANDS, EVENT_KINDS, EVENTS_HEADER, ExtractFormat, PLAN_STATUSES, PLANS_HEADER, Reference,
-    Table, VIEWING_SERVICES, table_path,
+    Table, TableFile, VIEWING_SERVICES,
 };
 use crate::model::Month;
 use crate::progress::Phase;
@@ -36,27 +36,34 @@ fn rules(reference: &Reference, today: Month) -> Arc<Rules> {
     })
 }
 
+/// The files of an extract's two tables (one each when flat).
+pub struct ExtractFiles<'a> {
+    pub plans: &'a [TableFile],
+    pub events: &'a [TableFile],
+    pub format: ExtractFormat,
+}
+
 /// Checks every row of both tables. `today` bounds dates: nothing in an extract can be in the
 /// future.
 pub fn check_rows(
-    dir: &Path,
-    format: ExtractFormat,
+    files: &ExtractFiles<'_>,
     reference: &Reference,
     today: Month,
     progress: Option<&Phase>,
 ) -> Vec<Diagnostic> {
     let rules = rules(reference, today);
     let mut problems = Vec::new();
-    let plans = table_path(dir, Table::Plans, format);
-    let events = table_path(dir, Table::Events, format);
     let plans_rule = |column: &str, cell: &str| rules.plans_cell(column, cell);
     let events_rule = |column: &str, cell: &str| rules.events_cell(column, cell);
     let plans_row = |cells: &[&str]| rules.plans_row(cells);
-    let events_row = |_: &[&str]| None;
-    match format {
+    match files.format {
         ExtractFormat::Csv => {
             // Progress in bytes read, over both files.
-            let plans_bytes = std::fs::metadata(&plans).map_or(0, |m| m.len());
+            let plans_bytes: u64 = files
+                .plans
+                .iter()
+                .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+                .sum();
             let advance = |base: u64| {
                 move |at: u64| {
                     if let Some(phase) = progress {
@@ -64,48 +71,72 @@ pub fn check_rows(
                     }
                 }
             };
-            check_csv(
-                &plans,
-                PLANS_HEADER,
-                &mut problems,
-                plans_rule,
-                plans_row,
-                &advance(0),
-            );
-            check_csv(
-                &events,
-                EVENTS_HEADER,
-                &mut problems,
-                events_rule,
-                events_row,
-                &advance(plans_bytes),
-            );
-        }
-        ExtractFormat::Parquet => {
-            problems.extend(check_schema(dir, format));
-            if problems.is_empty() {
-                let suspects = plans_suspects(&rules);
-                check_parquet(
-                    &plans,
+            for file in files.plans {
+                check_csv(
+                    &file.path,
                     PLANS_HEADER,
-                    suspects,
                     &mut problems,
                     plans_rule,
                     plans_row,
+                    &advance(0),
                 );
-                let suspects = events_suspects(&rules);
-                check_parquet(
-                    &events,
+            }
+            for file in files.events {
+                check_csv(
+                    &file.path,
                     EVENTS_HEADER,
-                    suspects,
                     &mut problems,
                     events_rule,
-                    events_row,
+                    events_row(file.partition),
+                    &advance(plans_bytes),
                 );
+            }
+        }
+        ExtractFormat::Parquet => {
+            problems.extend(check_schema(files));
+            if problems.is_empty() {
+                for file in files.plans {
+                    check_parquet(
+                        file,
+                        Table::Plans,
+                        plans_suspects(&rules),
+                        &mut problems,
+                        plans_rule,
+                        plans_row,
+                    );
+                }
+                for file in files.events {
+                    check_parquet(
+                        file,
+                        Table::Events,
+                        events_suspects(&rules),
+                        &mut problems,
+                        events_rule,
+                        events_row(file.partition),
+                    );
+                }
             }
         }
     }
     problems
+}
+
+/// What an event's row must say as a whole: in a partitioned extract, its timestamp falls in
+/// its partition's month (else `--month` would miss it).
+fn events_row(partition: Option<Month>) -> impl Fn(&[&str]) -> Option<(usize, String)> {
+    move |cells: &[&str]| {
+        let partition = partition?;
+        let timestamp = cells.get(1).copied().unwrap_or("");
+        let month = timestamp_month(timestamp)?;
+        (month != partition).then(|| {
+            (
+                1,
+                format!(
+                    "the timestamp {timestamp} is not in its partition's month, month={partition}"
+                ),
+            )
+        })
+    }
 }
 
 /// The polars filters that pick out rows `check_rows` might refuse, for plans and events:
@@ -116,45 +147,54 @@ pub fn suspects(reference: &Reference, today: Month) -> (Expr, Expr) {
     (plans_suspects(&rules), events_suspects(&rules))
 }
 
-/// A Parquet table's columns: all there, in order, as text. (A CSV file's header is checked
-/// with its rows.)
-pub fn check_schema(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
+/// Every Parquet file's columns: all there, in order, as text (a partition's file lacks its
+/// partition column: the plans' `created` is the folder's name). A CSV file's header is
+/// checked with its rows.
+pub fn check_schema(files: &ExtractFiles<'_>) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
-    if format == ExtractFormat::Csv {
+    if files.format == ExtractFormat::Csv {
         return problems;
     }
-    for (table, header) in [(Table::Plans, PLANS_HEADER), (Table::Events, EVENTS_HEADER)] {
-        let path = table_path(dir, table, format);
-        let shown = path.display().to_string();
-        let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
-        let schema = scan_table(&path, format).and_then(|mut frame| {
-            frame
-                .collect_schema()
-                .map_err(|e| anyhow::anyhow!("not readable Parquet: {e}"))
-        });
-        let schema = match schema {
-            Ok(schema) => schema,
-            Err(error) => {
-                problems.push(unreadable(format!("{error:#}")));
+    for (table, table_files) in [(Table::Plans, files.plans), (Table::Events, files.events)] {
+        for file in table_files {
+            let shown = file.path.display().to_string();
+            let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
+            let schema = scan_table(&file.path, files.format).and_then(|mut frame| {
+                frame
+                    .collect_schema()
+                    .map_err(|e| anyhow::anyhow!("not readable Parquet: {e}"))
+            });
+            let schema = match schema {
+                Ok(schema) => schema,
+                Err(error) => {
+                    problems.push(unreadable(format!("{error:#}")));
+                    continue;
+                }
+            };
+            let header = match file.partition {
+                Some(_) => table.partition_file_columns().join(","),
+                None => table.columns().join(","),
+            };
+            let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+            if let Some(problem) = header_problem(&shown, &header, &names) {
+                problems.push(problem);
                 continue;
             }
-        };
-        let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-        if let Some(problem) = header_problem(&shown, header, &names) {
-            problems.push(problem);
-            continue;
-        }
-        for (index, (name, dtype)) in schema.iter().enumerate() {
-            if *dtype != DataType::String {
-                problems.push(
-                    Diagnostic::error(
-                        "extract/column-type",
-                        &shown,
-                        format!("column `{name}` holds {dtype}; expected text"),
-                    )
-                    .at(Span::point(1, index + 1))
-                    .help("every column of an extract is text, as in its CSV form"),
-                );
+            for (index, (name, dtype)) in schema.iter().enumerate() {
+                if *dtype != DataType::String {
+                    problems.push(
+                        Diagnostic::error(
+                            "extract/column-type",
+                            &shown,
+                            format!("column `{name}` holds {dtype}; expected text"),
+                        )
+                        .at(Span::point(1, index + 1))
+                        .help("every column of an extract is text, as in its CSV form"),
+                    );
+                }
+            }
+            if too_many(&mut problems, &shown) {
+                return problems;
             }
         }
     }
@@ -163,14 +203,12 @@ pub fn check_schema(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
 
 /// Each plan must be listed once: a repeated plan would be counted twice. Counted on a
 /// streaming pass first (numbering rows does not stream); rows are named only if needed.
-pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
-    let path = table_path(dir, Table::Plans, format);
-    let Ok(plans) = scan_table(&path, format) else {
+pub fn duplicate_plans(files: &ExtractFiles<'_>) -> Vec<Diagnostic> {
+    let Ok(plans) = scan_files(files.plans, Table::Plans, files.format, false) else {
         return Vec::new();
     };
-    let plans = plans.select([col("plan_id")]);
     let counts = collect_streaming(
-        plans.clone().select([
+        plans.select([
             len().cast(DataType::UInt64).alias("plans"),
             col("plan_id")
                 .n_unique()
@@ -183,23 +221,35 @@ pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
     {
         return Vec::new();
     }
-    let repeated = plans
-        .with_row_index("__row", Some(first_row(format)))
+    let Ok(numbered) = scan_files(files.plans, Table::Plans, files.format, true) else {
+        return Vec::new();
+    };
+    let repeated = numbered
+        .select([col("plan_id"), col("__file"), col("__row")])
+        .with_row_index("__order", None)
         .group_by([col("plan_id")])
         .agg([
             len().alias("count"),
-            col("__row")
+            col("__order")
                 .sort(SortOptions::default())
+                .get(lit(1), true)
+                .alias("__order"),
+            col("__file")
+                .sort_by([col("__order")], SortMultipleOptions::default())
+                .get(lit(1), true)
+                .alias("__file"),
+            col("__row")
+                .sort_by([col("__order")], SortMultipleOptions::default())
                 .get(lit(1), true)
                 .alias("__row"),
         ])
         .filter(col("count").gt(lit(1)))
-        .sort(["__row"], SortMultipleOptions::default())
+        .sort(["__order"], SortMultipleOptions::default())
         .limit(10);
-    let shown = path.display().to_string();
     numbered_rows(repeated)
         .into_iter()
-        .map(|(row, id)| {
+        .map(|(file, row, id)| {
+            let shown = shown_file(files.plans, file);
             Diagnostic::error(
                 "extract/duplicate-plan",
                 &shown,
@@ -211,37 +261,44 @@ pub fn duplicate_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
         .collect()
 }
 
+fn shown_file(files: &[TableFile], index: u32) -> String {
+    files
+        .get(index as usize)
+        .map(|f| f.path.display().to_string())
+        .unwrap_or_default()
+}
+
 /// Events whose plan is not in the plans table (they would vanish from every figure). Only
 /// run when the aggregation found some, to name their rows.
-pub fn unknown_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
-    let plans_path = table_path(dir, Table::Plans, format);
-    let events_path = table_path(dir, Table::Events, format);
+pub fn unknown_plans(files: &ExtractFiles<'_>) -> Vec<Diagnostic> {
     let (Ok(plans), Ok(events)) = (
-        scan_table(&plans_path, format),
-        scan_table(&events_path, format),
+        scan_files(files.plans, Table::Plans, files.format, false),
+        scan_files(files.events, Table::Events, files.format, true),
     ) else {
         return Vec::new();
     };
     let unknown = events
-        .select([col("plan_id")])
-        .with_row_index("__row", Some(first_row(format)))
+        .select([col("plan_id"), col("__file"), col("__row")])
         .join(
             plans.select([col("plan_id")]),
             [col("plan_id")],
             [col("plan_id")],
             JoinArgs::new(JoinType::Anti).with_build_side(Some(JoinBuildSide::ForceRight)),
         )
-        .sort(["__row"], SortMultipleOptions::default())
+        .sort(["__file", "__row"], SortMultipleOptions::default())
         .limit(10);
-    let shown = events_path.display().to_string();
+    let plans_shown = match files.plans {
+        [one] => one.path.display().to_string(),
+        _ => "the plans table".to_owned(),
+    };
     numbered_rows(unknown)
         .into_iter()
-        .map(|(row, _)| {
+        .map(|(file, row, _)| {
             // The id is not echoed: an unmatched id has not been through the identifier check.
             Diagnostic::error(
                 "extract/unknown-plan",
-                &shown,
-                format!("the event's plan is not in {}", plans_path.display()),
+                shown_file(files.events, file),
+                format!("the event's plan is not in {plans_shown}"),
             )
             .at(Span::point(row as usize, 1))
             .help("an event of a plan the extract does not list cannot be counted anywhere")
@@ -249,37 +306,32 @@ pub fn unknown_plans(dir: &Path, format: ExtractFormat) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// Rows are numbered as the cell checks number them: CSV counts its header as row 1.
-fn first_row(format: ExtractFormat) -> u32 {
-    match format {
-        ExtractFormat::Csv => 2,
-        ExtractFormat::Parquet => 1,
-    }
-}
-
 fn first_u64(frame: &DataFrame, name: &str) -> Option<u64> {
     let column = frame.column(name).ok()?.cast(&DataType::UInt64).ok()?;
     column.u64().ok()?.get(0)
 }
 
-/// (row, plan id) pairs of a query with `__row` and `plan_id` columns.
-fn numbered_rows(query: LazyFrame) -> Vec<(u64, String)> {
+/// (file, row, plan id) of a query with `__file`, `__row` and `plan_id` columns.
+fn numbered_rows(query: LazyFrame) -> Vec<(u32, u64, String)> {
     let Ok(frame) = collect_streaming(query) else {
         return Vec::new();
     };
-    let rows = frame
-        .column("__row")
-        .and_then(|c| c.cast(&DataType::UInt64));
+    let number = |name: &str| {
+        frame
+            .column(name)
+            .and_then(|c| c.cast(&DataType::UInt64))
+            .ok()
+            .and_then(|c| c.u64().ok().cloned())
+    };
     let ids = frame.column("plan_id").and_then(|c| c.str().cloned());
-    let (Ok(rows), Ok(ids)) = (rows, ids) else {
+    let (Some(files), Some(rows), Ok(ids)) = (number("__file"), number("__row"), ids) else {
         return Vec::new();
     };
-    let Ok(rows) = rows.u64().cloned() else {
-        return Vec::new();
-    };
-    rows.iter()
+    files
+        .iter()
+        .zip(rows.iter())
         .zip(ids.iter())
-        .filter_map(|(row, id)| Some((row?, id?.to_owned())))
+        .filter_map(|((file, row), id)| Some((file? as u32, row?, id?.to_owned())))
         .collect()
 }
 
@@ -510,7 +562,19 @@ fn events_suspects(rules: &Arc<Rules>) -> Expr {
         .split(',')
         .filter(|c| *c != "plan_id")
         .map(|c| refused(rules, c, Table::Events))
-        .chain([col("plan_id").fill_null(lit("")).eq(lit(""))])
+        .chain([
+            col("plan_id").fill_null(lit("")).eq(lit("")),
+            // In a partitioned extract, an event outside its partition's month.
+            col("__partition")
+                .is_not_null()
+                .and(
+                    col("timestamp")
+                        .str()
+                        .slice(lit(0), lit(7))
+                        .neq(col("__partition")),
+                )
+                .fill_null(lit(false)),
+        ])
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false))
 }
@@ -540,31 +604,44 @@ fn check_cell(
     })
 }
 
-fn columns_of(header: &str) -> Vec<&str> {
-    header.split(',').collect()
+/// Each cell of a well-formed row, then the row as a whole (only if its cells are sound).
+/// Where a row is: its file as shown, its row, and `position`, a column's 1-based position in
+/// the file.
+#[derive(Clone, Copy)]
+struct RowAt<'a> {
+    shown: &'a str,
+    row: usize,
+    position: &'a dyn Fn(usize) -> Option<usize>,
 }
 
-/// Each cell of a well-formed row, then the row as a whole (only if its cells are sound).
+/// `position` gives a column's 1-based position in the file (a partition's file lacks the
+/// partition column, whose value the folder's name gives and the listing has checked).
 fn check_row(
-    shown: &str,
-    row: usize,
+    at: RowAt<'_>,
     columns: &[&str],
     cells: &[&str],
     problems: &mut Vec<Diagnostic>,
     rule: &impl Fn(&str, &str) -> Result<(), String>,
     row_rule: &impl Fn(&[&str]) -> Option<(usize, String)>,
 ) {
+    let RowAt {
+        shown,
+        row,
+        position,
+    } = at;
     let before = problems.len();
     for (index, (column, cell)) in columns.iter().zip(cells).enumerate() {
-        let at = Span::point(row, index + 1);
-        problems.extend(check_cell(shown, column, cell, at, rule));
+        let Some(at) = position(index) else {
+            continue;
+        };
+        problems.extend(check_cell(shown, column, cell, Span::point(row, at), rule));
     }
     if problems.len() == before
         && let Some((index, message)) = row_rule(cells)
     {
         problems.push(
             Diagnostic::error("extract/inconsistent", shown, message)
-                .at(Span::point(row, index + 1)),
+                .at(Span::point(row, position(index).unwrap_or(1))),
         );
     }
 }
@@ -682,7 +759,13 @@ fn check_csv(
             );
         } else {
             let cells: Vec<&str> = record.iter().collect();
-            check_row(&shown, row, &columns, &cells, problems, &rule, &row_rule);
+            let position = |index: usize| Some(index + 1);
+            let at = RowAt {
+                shown: &shown,
+                row,
+                position: &position,
+            };
+            check_row(at, &columns, &cells, problems, &rule, &row_rule);
         }
         if too_many(problems, &shown) {
             return;
@@ -690,11 +773,11 @@ fn check_csv(
     }
 }
 
-/// Parquet: the schema (every column present, in order, as text), then a polars pass that
-/// picks out suspect rows, then the exact check of those rows.
+/// Parquet, one file: a polars pass that picks out suspect rows, then the exact check of
+/// those rows (the schema has been checked).
 fn check_parquet(
-    path: &Path,
-    header: &str,
+    file: &TableFile,
+    table: Table,
     suspects: Expr,
     problems: &mut Vec<Diagnostic>,
     rule: impl Fn(&str, &str) -> Result<(), String>,
@@ -703,16 +786,18 @@ fn check_parquet(
     if problems.len() >= MAX_PROBLEMS {
         return;
     }
-    let shown = path.display().to_string();
+    let shown = file.path.display().to_string();
     let unreadable = |error: String| Diagnostic::error("extract/unreadable", &shown, error);
-    let frame = match scan_table(path, ExtractFormat::Parquet) {
+    let frame = match scan_files(
+        std::slice::from_ref(file),
+        table,
+        ExtractFormat::Parquet,
+        true,
+    ) {
         Ok(frame) => frame,
         Err(error) => return problems.push(unreadable(format!("{error:#}"))),
     };
-    let rows = frame
-        .with_row_index("__row", Some(1))
-        .filter(suspects)
-        .limit((MAX_PROBLEMS * 4) as u32);
+    let rows = frame.filter(suspects).limit((MAX_PROBLEMS * 4) as u32);
     let rows = collect_streaming(rows);
     let rows = match rows {
         Ok(rows) => rows,
@@ -726,23 +811,30 @@ fn check_parquet(
     else {
         return;
     };
+    let names = table.columns();
     let columns: Vec<(&str, Option<StringChunked>)> =
-        header.split(',').map(|name| (name, text(name))).collect();
+        names.iter().map(|name| (*name, text(name))).collect();
+    // Where each column sits in this file: a partition's file lacks its partition column.
+    let in_file: Vec<&str> = match file.partition {
+        Some(_) => table.partition_file_columns(),
+        None => names.to_vec(),
+    };
+    let position = |index: usize| {
+        let name = names.get(index)?;
+        in_file.iter().position(|c| c == name).map(|p| p + 1)
+    };
     for index in 0..rows.height() {
         let row = numbers.u64().ok().and_then(|c| c.get(index)).unwrap_or(0) as usize;
         let cells: Vec<&str> = columns
             .iter()
             .map(|(_, values)| values.as_ref().and_then(|v| v.get(index)).unwrap_or(""))
             .collect();
-        check_row(
-            &shown,
+        let at = RowAt {
+            shown: &shown,
             row,
-            &columns_of(header),
-            &cells,
-            problems,
-            &rule,
-            &row_rule,
-        );
+            position: &position,
+        };
+        check_row(at, names, &cells, problems, &rule, &row_rule);
         if too_many(problems, &shown) {
             return;
         }

@@ -13,9 +13,7 @@ use anyhow::{Result, anyhow};
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use crate::extract::{
-    ExtractFormat, REVIEW_MONTHS, Reference, Table, VIEWING_SERVICES, table_path,
-};
+use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
 
 /// Runs a query on the streaming engine, which reads the tables in morsels: memory stays flat
@@ -36,9 +34,77 @@ pub fn scan_table(path: &Path, format: ExtractFormat) -> Result<LazyFrame> {
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
             .finish(),
-        ExtractFormat::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
+        ExtractFormat::Parquet => {
+            // A partition's folder name (`created=2021-04`) is read by `scan_files`, as
+            // text; polars' own Hive reading would add it as a date column.
+            let mut args = ScanArgsParquet::default();
+            args.hive_options.enabled = Some(false);
+            LazyFrame::scan_parquet(source, args)
+        }
     }
     .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))
+}
+
+/// A lazy scan of a table from its files, in a flat extract's column order (every column
+/// text), plus `__partition`: each row's partition month as text (null in a flat extract).
+/// A plans partition's `created` comes from its folder's name. With `numbered`, each row also
+/// gets `__file` (its file's index in `files`) and `__row` (its row in that file, as
+/// diagnostics count rows: from 2 in CSV, whose header is row 1, from 1 in Parquet).
+pub fn scan_files(
+    files: &[TableFile],
+    table: Table,
+    format: ExtractFormat,
+    numbered: bool,
+) -> Result<LazyFrame> {
+    let mut columns: Vec<Expr> = table.columns().iter().map(|c| col(*c)).collect();
+    columns.push(col("__partition"));
+    if numbered {
+        columns.extend([col("__file"), col("__row")]);
+    }
+    let first_row = match format {
+        ExtractFormat::Csv => 2,
+        ExtractFormat::Parquet => 1,
+    };
+    let scans = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let mut frame = scan_table(&file.path, format)?;
+            if numbered {
+                frame = frame
+                    .with_row_index("__row", Some(first_row))
+                    .with_column(lit(index as u32).alias("__file"));
+            }
+            let partition = match file.partition {
+                Some(month) => lit(month.to_string()),
+                None => lit(NULL).cast(DataType::String),
+            };
+            frame = frame.with_column(partition.alias("__partition"));
+            if table == Table::Plans && file.partition.is_some() {
+                frame = frame.with_column(col("__partition").alias("created"));
+            }
+            Ok(frame.select(columns.clone()))
+        })
+        .collect::<Result<Vec<LazyFrame>>>()?;
+    match scans.len() {
+        0 => {
+            let mut fields: Vec<Field> = table
+                .columns()
+                .iter()
+                .chain(["__partition"].iter())
+                .map(|c| Field::new((*c).into(), DataType::String))
+                .collect();
+            if numbered {
+                fields.push(Field::new("__file".into(), DataType::UInt32));
+                fields.push(Field::new("__row".into(), DataType::UInt32));
+            }
+            Ok(DataFrame::empty_with_schema(&Schema::from_iter(fields)).lazy())
+        }
+        1 => Ok(scans.into_iter().next().unwrap_or_default()),
+        _ => {
+            concat(scans, UnionArgs::default()).map_err(|e| anyhow!("cannot read the extract: {e}"))
+        }
+    }
 }
 
 fn month_index(column: &str) -> Expr {
@@ -150,7 +216,8 @@ pub struct Aggregated {
 /// changed (`template_changed`) is two episodes, the earlier template's up to the change and
 /// the current one's from it, and is a new plan only in the month it was created.
 pub fn aggregate_extract(
-    dir: &Path,
+    plans_files: &[TableFile],
+    events_files: &[TableFile],
     format: ExtractFormat,
     reference: &Reference,
     window: Option<(Month, Month)>,
@@ -159,7 +226,7 @@ pub fn aggregate_extract(
     let sum = |name: &str| col(name).sum().alias(name);
     let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
     let null_month = || lit(NULL).cast(DataType::Int64);
-    let plans = scan_table(&table_path(dir, Table::Plans, format), format)?
+    let plans = scan_files(plans_files, Table::Plans, format, false)?
         .with_columns([
             month_index("created").alias("created_index"),
             // A plan stops being live in the month its person died or it was archived.
@@ -298,7 +365,7 @@ pub fn aggregate_extract(
     );
     event_sums.push(len().cast(DataType::UInt64).alias("events"));
     event_sums.push(col("suspect").sum().alias("suspect"));
-    let events_table = scan_table(&table_path(dir, Table::Events, format), format)?;
+    let events_table = scan_files(events_files, Table::Events, format, false)?;
     let event_cell = when(
         col("changed_index")
             .is_not_null()
