@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # deploy/spark/counts.py against `careplans import`: a small synthetic extract (careplans synth,
-# Parquet) is imported directly, and also partitioned as a cluster holds it
-# (tests/spark/partition_extract.py), counted by the Spark job in local mode and its counts.csv
-# imported; the two sets of published files must be byte-identical.
+# Parquet) is imported directly; the same extract partitioned as a cluster holds it (careplans
+# synth --partitioned, same seed) is imported directly too, and counted by the Spark job in local
+# mode and its counts.csv imported; the three sets of published files must be byte-identical.
 #   bash tests/spark/check_spark.sh [CAREPLANS]     # default: target/debug/careplans
 # Installs tests/spark/requirements.txt into target/spark-venv (again whenever that file
 # changes) and, as root where Java 17 or later is missing, Debian's OpenJDK; without root and
@@ -66,7 +66,8 @@ step() {
 started="$(date +%s.%N)"
 step "$careplans" synth --out "$work/flat" --format parquet --plans "$plans" --events "$events"
 step "$careplans" import "$work/flat" --all --out "$work/direct"
-step "$venv/bin/python" tests/spark/partition_extract.py "$work/flat" "$work/partitioned"
+step "$careplans" synth --out "$work/partitioned" --partitioned --plans "$plans" --events "$events"
+step "$careplans" import "$work/partitioned" --all --out "$work/direct-partitioned"
 # Local mode on loopback, with no web UI, few shuffle partitions for a small extract and the
 # partition folders listed on the driver rather than by a Spark job.
 export SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$venv/bin/python"
@@ -82,7 +83,12 @@ step "$venv/bin/spark-submit" \
 step "$careplans" import "$work/spark" --all --out "$work/via-spark"
 seconds="$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')"
 months="$(find "$work/direct" -name '*.csv' | wc -l)"
-if [ "$months" = 0 ] || ! diff -r "$work/direct" "$work/via-spark" >"$work/diff"; then
+if [ "$months" = 0 ] || ! diff -r "$work/direct" "$work/direct-partitioned" >"$work/diff"; then
+    head -n 20 "$work/diff" >&2
+    echo "spark: careplans import of the partitioned extract differs from the flat one" >&2
+    exit 1
+fi
+if ! diff -r "$work/direct" "$work/via-spark" >"$work/diff"; then
     head -n 20 "$work/diff" >&2
     echo "spark: the published files differ from careplans import of the same extract" >&2
     exit 1
