@@ -26,9 +26,17 @@ impl Phase {
         let bar = match total {
             Some(total) => ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(&format!(
-                    "{{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{eta}} left)"
+                    "{{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{rate}} {unit}/s, {{eta}} left)"
                 ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                // A whole number with thousands separators: "12,345 plans/s".
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(
+                        w,
+                        "{}",
+                        crate::render::format::format_number(state.per_sec(), 0)
+                    );
+                })
                 .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(

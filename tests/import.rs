@@ -645,6 +645,24 @@ fn progress_is_drawn_on_a_terminal_and_never_in_a_log() {
     assert!(output.status.success(), "{seen}");
     // The writing phase's bar, drawn as each month is written.
     assert!(seen.contains("/12 months ("), "{seen:?}");
+    // With its rate and the time left.
+    assert!(seen.contains(" months/s, "), "{seen:?}");
+    assert!(seen.contains(" left)"), "{seen:?}");
+    // synth counts the plans it writes against those it expects.
+    let output = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} synth --plans 20000 --from 2020-01 --months 12 --out again"),
+            "/dev/null",
+        ])
+        .current_dir(repo.path(""))
+        .env_remove("CI")
+        .output()
+        .expect("`script` (util-linux) gives the command a terminal");
+    let seen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{seen}");
+    assert!(seen.contains("writing the extract ["), "{seen:?}");
+    assert!(seen.contains(" plans/s, "), "{seen:?}");
     assert!(seen.contains("\x1b[2K"), "{seen:?}");
 }
 
