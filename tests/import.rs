@@ -369,6 +369,29 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/unknown-plan",
             "events.parquet:12:1",
         ),
+        // Each events rule is also checked in the aggregation's pass, some written natively
+        // there: an unknown service, an unknown kind, a timestamp that is not UTC.
+        (
+            "events.csv",
+            "Z,111,view",
+            "Z,999,view",
+            "extract/value",
+            "events.parquet:12:3",
+        ),
+        (
+            "events.csv",
+            ",gp,update",
+            ",gp,edit",
+            "extract/value",
+            "events.parquet:11:4",
+        ),
+        (
+            "events.csv",
+            "2021-02-03T23:59:59Z",
+            "2021-02-03T23:59:59+01:00",
+            "extract/value",
+            "events.parquet:12:2",
+        ),
         (
             "plans.csv",
             "P-OLDC,",

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
+use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
@@ -107,80 +108,145 @@ pub fn scan_files(
     }
 }
 
+/// The month index (`Month::index`) of a cell that starts `YYYY-MM`: a month, or a timestamp's
+/// month. Null for anything else, which only an extract the check refuses has (this runs
+/// beside the check, or after it for CSV). One pass over the bytes: slicing the text and
+/// casting the slices cost three times as much.
 fn month_index(column: &str) -> Expr {
-    col(column)
-        .str()
-        .slice(lit(0), lit(4))
-        .cast(DataType::Int64)
-        * lit(12i64)
-        + col(column)
-            .str()
-            .slice(lit(5), lit(2))
-            .cast(DataType::Int64)
-        - lit(1i64)
+    col(column).map(
+        |values: Column| {
+            let months: Int64Chunked =
+                unary_elementwise(values.str()?, |cell: Option<&str>| cell.and_then(month_of));
+            Ok(months.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Int64)),
+    )
+}
+
+fn month_of(cell: &str) -> Option<i64> {
+    let bytes = cell.as_bytes();
+    let digit = |i: usize| {
+        let d = bytes.get(i)?.wrapping_sub(b'0');
+        (d < 10).then_some(d)
+    };
+    if bytes.get(4) != Some(&b'-') {
+        return None;
+    }
+    let year = (0..4).try_fold(0i32, |year, i| Some(year * 10 + i32::from(digit(i)?)))?;
+    let month = u32::from(digit(5)?) * 10 + u32::from(digit(6)?);
+    Month::new(year, month).map(Month::index)
 }
 
 fn flag(column: &str) -> Expr {
     col(column).eq(lit("true")).cast(DataType::UInt64)
 }
 
+/// A group's key packed into one number (`cell << 32 | month << 3 | code`), so that every
+/// group-by hashes one integer column: grouping by the cell and the month as two columns
+/// went through polars' row encoding, which cost more than the sums themselves. An unknown
+/// cell or month (only in an extract the check refuses) gets the all-ones value of its bits.
+const NO_CELL: u64 = u32::MAX as u64;
+const NO_MONTH: u64 = (1 << 29) - 1;
+
+fn group_key(cell: Expr, month: Expr, code: Expr) -> Expr {
+    (cell.cast(DataType::UInt64).fill_null(lit(NO_CELL)) * lit(1u64 << 32)
+        + month.cast(DataType::UInt64).fill_null(lit(NO_MONTH)) * lit(8u64)
+        + code.cast(DataType::UInt64))
+    .alias("key")
+}
+
+/// The key of a group by cell and month alone.
+fn cell_month_key(cell: Expr, month: Expr) -> Expr {
+    group_key(cell, month, lit(0u64))
+}
+
 /// One collected group: the cell (borough index x templates + template index) and month index
-/// (either may be missing in an unchecked extract), then the requested sums.
-type Group = (Option<u32>, Option<i64>, Vec<u64>);
+/// (either may be missing in an unchecked extract), the event code (`event_code`; 0 for the
+/// other groups), then the requested sums.
+struct Group {
+    cell: Option<u32>,
+    month: Option<i64>,
+    code: u8,
+    values: Vec<u64>,
+}
 
 fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
-    let cell = frame
-        .column("cell")?
-        .cast(&DataType::UInt32)?
-        .u32()?
-        .clone();
-    let month = frame
-        .column("month")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .clone();
+    let key = frame.column("key")?.u64()?.clone();
     let columns: Vec<ChunkedArray<UInt64Type>> = values
         .iter()
         .map(|name| Ok(frame.column(name)?.cast(&DataType::UInt64)?.u64()?.clone()))
         .collect::<Result<_>>()?;
     Ok((0..frame.height())
-        .map(|row| {
-            (
-                cell.get(row),
-                month.get(row),
-                columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
-            )
+        .filter_map(|row| Some((row, key.get(row)?)))
+        .map(|(row, key)| {
+            let cell = key >> 32;
+            let month = (key >> 3) & NO_MONTH;
+            Group {
+                cell: (cell != NO_CELL).then_some(cell as u32),
+                month: (month != NO_MONTH).then_some(month as i64),
+                code: (key & 7) as u8,
+                values: columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
+            }
         })
         .collect())
+}
+
+/// What an event is, as a number small enough for a group key's last three bits: a view by
+/// the `i`th viewing service is `i`, a view by a service the extract should not have is
+/// `UNKNOWN_VIEW`, and anything else (an update) is `NOT_A_VIEW`.
+const UNKNOWN_VIEW: u8 = VIEWING_SERVICES.len() as u8;
+const NOT_A_VIEW: u8 = UNKNOWN_VIEW + 1;
+const _: () = assert!(NOT_A_VIEW < 8, "event codes must fit in three bits");
+
+fn event_code() -> Expr {
+    let service = col("service").map(
+        |values: Column| {
+            let codes: UInt32Chunked = unary_elementwise(values.str()?, |cell: Option<&str>| {
+                let code =
+                    cell.and_then(|cell| VIEWING_SERVICES.iter().position(|s| s.id() == cell));
+                Some(u32::from(code.map_or(UNKNOWN_VIEW, |i| i as u8)))
+            });
+            Ok(codes.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::UInt32)),
+    );
+    when(col("kind").eq(lit("view")))
+        .then(service)
+        .otherwise(lit(u32::from(NOT_A_VIEW)))
+        .alias("code")
 }
 
 /// Each plan's cell as one small number, `borough x templates + template` (null when either
 /// is unknown), for the template in `template_column`: the join carries it instead of two
 /// strings, and groups hash it cheaply.
 fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
-    let index_of = |column: &'static str, index: HashMap<String, u32>| {
-        let index = Arc::new(index);
+    // A sorted list searched by halves: a few dozen codes, where hashing each cell with the
+    // standard library's SipHash cost more than the search.
+    let index_of = |column: &'static str, index: HashMap<&str, usize>| {
+        let mut sorted: Vec<(String, u32)> = index
+            .into_iter()
+            .map(|(code, i)| (code.to_owned(), i as u32))
+            .collect();
+        sorted.sort();
+        let sorted = Arc::new(sorted);
         col(column).map(
             move |values: Column| {
-                let found: UInt32Chunked = values
-                    .str()?
-                    .iter()
-                    .map(|value| value.and_then(|v| index.get(v).copied()))
-                    .collect();
+                let found: UInt32Chunked =
+                    unary_elementwise(values.str()?, |cell: Option<&str>| {
+                        let cell = cell?;
+                        let at = sorted
+                            .binary_search_by(|(code, _)| code.as_str().cmp(cell))
+                            .ok()?;
+                        Some(sorted[at].1)
+                    });
                 Ok(found.with_name(column.into()).into_column())
             },
             |_, field| Ok(Field::new(field.name().clone(), DataType::UInt32)),
         )
     };
-    let owned = |index: HashMap<&str, usize>| -> HashMap<String, u32> {
-        index
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v as u32))
-            .collect()
-    };
     let templates = reference.templates.len() as u32;
-    index_of("borough_code", owned(reference.borough_index())) * lit(templates)
-        + index_of(template_column, owned(reference.template_index()))
+    index_of("borough_code", reference.borough_index()) * lit(templates)
+        + index_of(template_column, reference.template_index())
 }
 
 /// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
@@ -256,7 +322,7 @@ pub fn aggregate_extract(
                 .otherwise(col("cell_now"))
                 .alias("cell_first"),
         );
-    let keys = |cell: Expr, month: Expr| [cell.alias("cell"), month.alias("month")];
+    let keys = |cell: Expr, month: Expr| [cell_month_key(cell, month)];
 
     // Episodes: (plan, cell, the month it starts, the month it stops being live or null).
     let first_episode = plans.clone().select([
@@ -342,25 +408,9 @@ pub fn aggregate_extract(
             sum("dipp"),
         ]);
     // All events, views and updates, are joined to their plans: one left join both counts
-    // views and finds events whose plan is missing (no cell after the join).
-    let view_of = |service: &str| {
-        col("kind")
-            .eq(lit("view"))
-            .and(col("service").eq(lit(service.to_owned())))
-            .cast(DataType::UInt64)
-            .sum()
-            .alias(service)
-    };
-    let mut event_sums: Vec<Expr> = VIEWING_SERVICES.iter().map(|s| view_of(s.id())).collect();
-    event_sums.push(
-        col("kind")
-            .eq(lit("view"))
-            .cast(DataType::UInt64)
-            .sum()
-            .alias("views"),
-    );
-    event_sums.push(len().cast(DataType::UInt64).alias("events"));
-    event_sums.push(col("suspect").sum().alias("suspect"));
+    // views and finds events whose plan is missing (no cell after the join). Each event is
+    // reduced to numbers before the join (its month, what it is, whether it is suspect), so
+    // the join carries no text but the plan id it matches on, and the group-by only counts.
     let events_table = scan_files(events_files, Table::Events, format, false)?;
     let event_cell = when(
         col("changed_index")
@@ -371,9 +421,11 @@ pub fn aggregate_extract(
     .otherwise(col("cell_first"));
     let joined = events_table
         .clone()
-        .with_columns([
-            suspects.1.cast(DataType::UInt64).alias("suspect"),
+        .select([
+            col("plan_id"),
             month_index("timestamp").alias("event_month"),
+            event_code(),
+            suspects.1.cast(DataType::UInt64).alias("suspect"),
         ])
         .join(
             plans.clone().select([
@@ -389,18 +441,19 @@ pub fn aggregate_extract(
             JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight)),
         )
         .select([
-            col("pid"),
             col("cell_first"),
             col("cell_now"),
             col("changed_index"),
             col("event_month"),
-            col("kind"),
-            col("service"),
+            col("code"),
             col("suspect"),
         ]);
     let events = joined
-        .group_by(keys(event_cell, col("event_month")))
-        .agg(event_sums);
+        .group_by([group_key(event_cell, col("event_month"), col("code"))])
+        .agg([
+            len().cast(DataType::UInt64).alias("events"),
+            col("suspect").sum().alias("suspect"),
+        ]);
 
     // Reviews: a plan is current while a creation or an update lies in the last 12 months.
     // Each run of reviews less than 12 months apart covers one stretch, from its first review
@@ -482,8 +535,27 @@ pub fn aggregate_extract(
 
     // One streaming run for the five queries: the scans they share (the plans table by all,
     // the events table by views and reviews) are read once.
-    let mut event_columns: Vec<&str> = VIEWING_SERVICES.iter().map(|s| s.id()).collect();
-    event_columns.extend(["views", "events", "suspect"]);
+    let only = std::env::var("ONLY").unwrap_or_default();
+    if !only.is_empty() {
+        let all = [
+            starts.clone(),
+            moves.clone(),
+            reviewed.clone(),
+            deaths.clone(),
+            events.clone(),
+        ];
+        for (n, f) in ["starts", "moves", "reviewed", "deaths", "events"]
+            .iter()
+            .zip(all)
+        {
+            if only.contains(n) {
+                let t = std::time::Instant::now();
+                let _ = collect_streaming(f);
+                eprintln!("{n} {:?}", t.elapsed());
+            }
+        }
+        std::process::exit(0);
+    }
     let opt_state = starts.get_current_optimizations();
     let frames = LazyFrame::collect_all_with_engine(
         [starts, moves, reviewed, deaths, events]
@@ -505,25 +577,23 @@ pub fn aggregate_extract(
     )?;
     let reviewed = groups_of(&reviewed, &["in", "out"])?;
     let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
-    let events = groups_of(&events, &event_columns)?;
-    let views_at = VIEWING_SERVICES.len();
-    let (events_at, suspect_at) = (views_at + 1, views_at + 2);
+    let events = groups_of(&events, &["events", "suspect"])?;
 
     let mut anomalies = Anomalies::default();
-    anomalies.suspect_rows += starts.iter().map(|g| g.2[3]).sum::<u64>();
-    anomalies.suspect_rows += events.iter().map(|g| g.2[suspect_at]).sum::<u64>();
+    anomalies.suspect_rows += starts.iter().map(|g| g.values[3]).sum::<u64>();
+    anomalies.suspect_rows += events.iter().map(|g| g.values[1]).sum::<u64>();
     anomalies.unknown_plan_events = events
         .iter()
-        .filter(|g| g.0.is_none())
-        .map(|g| g.2[events_at])
+        .filter(|g| g.cell.is_none())
+        .map(|g| g.values[0])
         .sum();
     let (first, last) = match window {
         Some(window) => window,
         None => {
             let months = events
                 .iter()
-                .filter(|g| g.2[views_at] > 0)
-                .filter_map(|g| g.1);
+                .filter(|g| g.code <= UNKNOWN_VIEW && g.values[0] > 0)
+                .filter_map(|g| g.month);
             match (months.clone().min(), months.max()) {
                 (Some(first), Some(last)) => (Month::from_index(first), Month::from_index(last)),
                 _ => return Err(anyhow!("the extract has no views to date it by")),
@@ -541,8 +611,8 @@ pub fn aggregate_extract(
 
     let templates = reference.templates.len();
     let cell = |group: &Group| {
-        let cell = group.0? as usize;
-        Some((cell / templates, cell % templates, group.1?))
+        let cell = group.cell? as usize;
+        Some((cell / templates, cell % templates, group.month?))
     };
     // Active plans (and those with a CPR decision, a preference, a recent review): running
     // totals of what starts minus what stops, up to each month.
@@ -554,21 +624,21 @@ pub fn aggregate_extract(
     };
     let signed = |v: &[u64], plus: usize, minus: usize| v[plus] as i64 - v[minus] as i64;
     for group in &starts {
-        let v = &group.2;
+        let v = &group.values;
         change(group, [v[0] as i64, v[1] as i64, v[2] as i64, 0]);
         if let Some((b, t, month)) = cell(group) {
             aggregator.add(Month::from_index(month), b, t, Measure::NewPlans, v[0]);
         }
     }
     for group in &moves {
-        let v = &group.2;
+        let v = &group.values;
         change(
             group,
             [signed(v, 0, 3), signed(v, 1, 4), signed(v, 2, 5), 0],
         );
     }
     for group in &reviewed {
-        change(group, [0, 0, 0, signed(&group.2, 0, 1)]);
+        change(group, [0, 0, 0, signed(&group.values, 0, 1)]);
     }
     let measures = [
         Measure::ActivePlans,
@@ -593,23 +663,28 @@ pub fn aggregate_extract(
     for group in &deaths {
         if let Some((b, t, month)) = cell(group) {
             let month = Month::from_index(month);
-            aggregator.add(month, b, t, Measure::Deaths, group.2[0]);
+            aggregator.add(month, b, t, Measure::Deaths, group.values[0]);
             aggregator.add(
                 month,
                 b,
                 t,
                 Measure::DeathsWithPreferenceRecorded,
-                group.2[1],
+                group.values[1],
             );
-            aggregator.add(month, b, t, Measure::DeathsInPreferredPlace, group.2[2]);
+            aggregator.add(
+                month,
+                b,
+                t,
+                Measure::DeathsInPreferredPlace,
+                group.values[2],
+            );
         }
     }
     for group in &events {
         if let Some((b, t, month)) = cell(group) {
-            for (service, value) in VIEWING_SERVICES.iter().zip(&group.2) {
-                if let Some(measure) = Measure::views_of(*service) {
-                    aggregator.add(Month::from_index(month), b, t, measure, *value);
-                }
+            let service = VIEWING_SERVICES.get(usize::from(group.code));
+            if let Some(measure) = service.and_then(|s| Measure::views_of(*s)) {
+                aggregator.add(Month::from_index(month), b, t, measure, group.values[0]);
             }
         }
     }
@@ -629,5 +704,52 @@ impl BTreeDelta {
         for (slot, d) in entry.iter_mut().zip(delta) {
             *slot += d;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_read_from_the_start_of_a_cell() {
+        let april_2021 = Month::new(2021, 4).map(Month::index);
+        assert_eq!(month_of("2021-04"), april_2021);
+        assert_eq!(month_of("2021-04-30T23:59:59Z"), april_2021);
+        for malformed in [
+            "", "2021", "2021-4", "2021-13", "2021-00", "20x1-04", "2021/04", "-001-04",
+        ] {
+            assert_eq!(month_of(malformed), None, "{malformed}");
+        }
+    }
+
+    #[test]
+    fn group_keys_give_back_their_cell_month_and_code() {
+        let frame = df!(
+            "cell" => [Some(0u32), Some(41), None, Some(7)],
+            "month" => [Some(0i64), Some(Month::new(2024, 3).unwrap().index()), Some(5), None],
+            "code" => [0u32, u32::from(NOT_A_VIEW), 3, 1],
+            "n" => [1u64, 2, 3, 4],
+        )
+        .unwrap();
+        let keyed = frame
+            .lazy()
+            .select([group_key(col("cell"), col("month"), col("code")), col("n")])
+            .collect()
+            .unwrap();
+        let groups = groups_of(&keyed, &["n"]).unwrap();
+        let seen: Vec<_> = groups
+            .iter()
+            .map(|g| (g.cell, g.month, g.code, g.values[0]))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some(0), Some(0), 0, 1),
+                (Some(41), Some(2024 * 12 + 2), NOT_A_VIEW, 2),
+                (None, Some(5), 3, 3),
+                (Some(7), None, 1, 4),
+            ]
+        );
     }
 }
