@@ -369,6 +369,14 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/unknown-plan",
             "events.parquet:12:1",
         ),
+        // A repeated plan is found by the aggregation's own pass (by its id's hash).
+        (
+            "plans.csv",
+            "P-NEW01,",
+            "P-NEW00,",
+            "extract/duplicate-plan",
+            "plans.parquet:2:1",
+        ),
         // Each events rule is also checked in the aggregation's pass, some written natively
         // there: an unknown service, an unknown kind, a timestamp that is not UTC.
         (

@@ -216,6 +216,35 @@ fn event_code() -> Expr {
         .alias("code")
 }
 
+/// A 64-bit FNV-1a hash of each plan id. Counting the distinct hashes finds a plan listed
+/// twice in the aggregation's own pass over the plans, holding eight bytes a plan where
+/// counting the distinct ids themselves took a pass of its own and a gigabyte at 10M plans;
+/// equal ids hash alike, so distinct hashes as many as the plans prove the ids distinct.
+fn id_hash() -> Expr {
+    col("plan_id").map(
+        |values: Column| {
+            let hashes: UInt64Chunked = unary_elementwise(values.str()?, |id: Option<&str>| {
+                let bytes = id.unwrap_or("").as_bytes();
+                Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+                    (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+                }))
+            });
+            Ok(hashes.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::UInt64)),
+    )
+}
+
+/// Unions whose order nothing depends on (each is grouped, or sorted, next). The streaming
+/// engine reads an ordered union's inputs one after another, so where they share a source
+/// (the plans table, the episodes) the later inputs' rows were held in memory meanwhile.
+fn unordered() -> UnionArgs {
+    UnionArgs {
+        maintain_order: false,
+        ..UnionArgs::default()
+    }
+}
+
 /// Each plan's cell as one small number, `borough x templates + template` (null when either
 /// is unknown), for the template in `template_column`: the join carries it instead of two
 /// strings, and groups hash it cheaply.
@@ -258,10 +287,18 @@ pub struct Anomalies {
     pub suspect_rows: u64,
     /// Events whose plan is not in the plans table.
     pub unknown_plan_events: u64,
+    /// Plans less the distinct hashes of their ids (`id_hash`): above zero when a plan is
+    /// listed twice, or, very rarely, when two ids share a hash.
+    pub repeated_id_hashes: u64,
 }
 
 impl Anomalies {
     pub fn any(&self) -> bool {
+        self.rows_refused() || self.repeated_id_hashes > 0
+    }
+
+    /// Whether rows were seen that the check must refuse, whatever the plan ids' hashes say.
+    pub fn rows_refused(&self) -> bool {
         self.suspect_rows > 0 || self.unknown_plan_events > 0
     }
 }
@@ -349,7 +386,7 @@ pub fn aggregate_extract(
             col("cpr"),
             col("pref"),
         ]);
-    let episodes = concat([first_episode.clone(), later_episode], UnionArgs::default())?;
+    let episodes = concat([first_episode.clone(), later_episode], unordered())?;
     // Every plan's first episode starts when it is made; the suspect rows are counted here,
     // over the whole table.
     let starts = plans
@@ -389,7 +426,7 @@ pub fn aggregate_extract(
                     sum("pref").alias("pref_out"),
                 ]),
         ],
-        UnionArgs::default(),
+        unordered(),
     )?;
     let died_cell = when(
         col("changed_index")
@@ -458,13 +495,17 @@ pub fn aggregate_extract(
     // Reviews: a plan is current while a creation or an update lies in the last 12 months.
     // Each run of reviews less than 12 months apart covers one stretch, from its first review
     // to 12 months after its last; each stretch counts in the cells of the episodes it meets.
+    // A review is one number, `pid << 32 | month`, so that dropping repeats and sorting work
+    // on one integer column (months are 0..2^29, see `group_key`).
+    let review = |month: Expr| {
+        (col("pid").cast(DataType::UInt64) * lit(1u64 << 32) + month.cast(DataType::UInt64))
+            .alias("review")
+    };
     let review_months = concat(
         [
-            plans
-                .clone()
-                .select([col("pid"), col("created_index").alias("month")]),
-            // The updates alone are joined again (a tenth of the events): sharing the join
-            // with the views would hold every joined event in memory.
+            plans.clone().select([review(col("created_index"))]),
+            // The updates alone are joined again (a tenth of the events): taking them from
+            // the views' join was slower, and held more memory.
             events_table
                 .filter(col("kind").eq(lit("update")))
                 .select([col("plan_id"), month_index("timestamp").alias("month")])
@@ -474,15 +515,25 @@ pub fn aggregate_extract(
                     [col("plan_id")],
                     JoinArgs::new(JoinType::Inner).with_build_side(Some(JoinBuildSide::ForceRight)),
                 )
-                .select([col("pid"), col("month")]),
+                .select([review(col("month"))]),
         ],
-        UnionArgs::default(),
+        unordered(),
     )?
+    .drop_nulls(None)
     .unique(None, UniqueKeepStrategy::Any)
-    .sort(["pid", "month"], SortMultipleOptions::default());
+    .sort(["review"], SortMultipleOptions::default())
+    .select([
+        (col("review") / lit(1u64 << 32))
+            .cast(DataType::UInt32)
+            .alias("pid"),
+        (col("review") % lit(1u64 << 32))
+            .cast(DataType::Int64)
+            .alias("month"),
+    ]);
     // Sorted by plan and month, a stretch starts at a plan's first review or after a gap of
     // more than 12 months; numbering the starts with one running sum over the whole frame
-    // names every stretch (a windowed sum per plan is many times slower, and single-threaded).
+    // names every stretch (a windowed sum per plan is many times slower, and single-threaded),
+    // and the number alone identifies it.
     let stretches = review_months
         .with_column(
             col("pid")
@@ -493,8 +544,9 @@ pub fn aggregate_extract(
                 .cum_sum(false)
                 .alias("stretch"),
         )
-        .group_by([col("pid"), col("stretch")])
+        .group_by([col("stretch")])
         .agg([
+            col("pid").first().alias("pid"),
             col("month").min().alias("covered_from"),
             (col("month").max() + lit(REVIEW_MONTHS)).alias("covered_until"),
         ]);
@@ -530,35 +582,19 @@ pub fn aggregate_extract(
                 len().cast(DataType::UInt64).alias("out"),
             ]),
         ],
-        UnionArgs::default(),
+        unordered(),
     )?;
 
-    // One streaming run for the five queries: the scans they share (the plans table by all,
+    let ids = plans.clone().select([
+        len().cast(DataType::UInt64).alias("plans"),
+        id_hash().n_unique().cast(DataType::UInt64).alias("hashes"),
+    ]);
+
+    // One streaming run for the six queries: the scans they share (the plans table by all,
     // the events table by views and reviews) are read once.
-    let only = std::env::var("ONLY").unwrap_or_default();
-    if !only.is_empty() {
-        let all = [
-            starts.clone(),
-            moves.clone(),
-            reviewed.clone(),
-            deaths.clone(),
-            events.clone(),
-        ];
-        for (n, f) in ["starts", "moves", "reviewed", "deaths", "events"]
-            .iter()
-            .zip(all)
-        {
-            if only.contains(n) {
-                let t = std::time::Instant::now();
-                let _ = collect_streaming(f);
-                eprintln!("{n} {:?}", t.elapsed());
-            }
-        }
-        std::process::exit(0);
-    }
     let opt_state = starts.get_current_optimizations();
     let frames = LazyFrame::collect_all_with_engine(
-        [starts, moves, reviewed, deaths, events]
+        [starts, moves, reviewed, deaths, events, ids]
             .into_iter()
             .map(|frame| frame.logical_plan)
             .collect(),
@@ -566,9 +602,9 @@ pub fn aggregate_extract(
         opt_state,
     )
     .map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let [starts, moves, reviewed, deaths, events]: [DataFrame; 5] =
+    let [starts, moves, reviewed, deaths, events, ids]: [DataFrame; 6] =
         frames.try_into().map_err(|_| {
-            anyhow!("aggregation failed: five queries gave a different number of results")
+            anyhow!("aggregation failed: six queries gave a different number of results")
         })?;
     let starts = groups_of(&starts, &["plans", "cpr", "pref", "suspect"])?;
     let moves = groups_of(
@@ -582,6 +618,8 @@ pub fn aggregate_extract(
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.values[3]).sum::<u64>();
     anomalies.suspect_rows += events.iter().map(|g| g.values[1]).sum::<u64>();
+    let count = |name: &str| -> Result<u64> { Ok(ids.column(name)?.u64()?.get(0).unwrap_or(0)) };
+    anomalies.repeated_id_hashes = count("plans")?.saturating_sub(count("hashes")?);
     anomalies.unknown_plan_events = events
         .iter()
         .filter(|g| g.cell.is_none())

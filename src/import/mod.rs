@@ -265,13 +265,11 @@ fn aggregate_extract(
         ExtractFormat::Csv => phases.start("checking the extract", Some(bytes), "bytes"),
         ExtractFormat::Parquet => phases.start("checking the extract", None, ""),
     };
-    let mut problems = match files.format {
+    // A plan listed twice is found by the aggregation (`Anomalies`), and named after it.
+    let problems = match files.format {
         ExtractFormat::Csv => check::check_rows(files, reference, today, phases.current()),
         ExtractFormat::Parquet => check::check_schema(files),
     };
-    if problems.is_empty() {
-        problems = check::duplicate_plans(files);
-    }
     phases.done();
     if !problems.is_empty() {
         return Ok(Err(problems));
@@ -297,6 +295,9 @@ fn aggregate_extract(
             phases.start("finding the problem rows", None, "");
             let mut problems = check::check_rows(files, reference, today, None);
             if problems.is_empty() {
+                problems = check::duplicate_plans(files);
+            }
+            if problems.is_empty() {
                 problems = check::unknown_plans(files);
             }
             phases.done();
@@ -305,6 +306,8 @@ fn aggregate_extract(
             }
             match outcome {
                 Err(error) => return Err(error),
+                // Two different plan ids with one hash, and nothing else amiss.
+                Ok(aggregated) if !aggregated.anomalies.rows_refused() => aggregated,
                 Ok(_) => bail!("the extract has malformed rows that could not be located"),
             }
         }
