@@ -351,6 +351,10 @@ pub fn aggregate_extract(
             flag("died_in_preferred_place").alias("dipp"),
             cell_index(reference, "template_id").alias("cell_now"),
             cell_index(reference, "earlier_template_id").alias("cell_earlier"),
+            when(not_empty("died_month"))
+                .then(month_index("died_month"))
+                .otherwise(null_month())
+                .alias("died_index"),
             suspects.0.cast(DataType::UInt64).alias("suspect"),
         ])
         .with_column(
@@ -358,7 +362,28 @@ pub fn aggregate_extract(
                 .then(col("cell_earlier"))
                 .otherwise(col("cell_now"))
                 .alias("cell_first"),
-        );
+        )
+        .select([
+            col("pid"),
+            col("plan_id"),
+            col("created_index"),
+            col("end_index"),
+            col("changed_index"),
+            col("died_index"),
+            col("cpr"),
+            col("pref"),
+            col("dipp"),
+            col("cell_now"),
+            col("cell_first"),
+            col("suspect"),
+        ]);
+    // The plans are read, checked and reduced to numbers once, and held (about 120 bytes a
+    // plan): every query below reads them. Left lazy, each query scanned and checked the
+    // plans table again (the common-subplan elimination does not reach across queries here),
+    // which cost a quarter of the time and 1.5 GB at 10M plans.
+    let plans = collect_streaming(plans)
+        .map_err(|e| anyhow!("aggregation failed: {e}"))?
+        .lazy();
     let keys = |cell: Expr, month: Expr| [cell_month_key(cell, month)];
 
     // Episodes: (plan, cell, the month it starts, the month it stops being live or null).
@@ -431,14 +456,14 @@ pub fn aggregate_extract(
     let died_cell = when(
         col("changed_index")
             .is_not_null()
-            .and(month_index("died_month").gt_eq(col("changed_index"))),
+            .and(col("died_index").gt_eq(col("changed_index"))),
     )
     .then(col("cell_now"))
     .otherwise(col("cell_first"));
     let deaths = plans
         .clone()
-        .filter(not_empty("died_month"))
-        .group_by(keys(died_cell, month_index("died_month")))
+        .filter(col("died_index").is_not_null())
+        .group_by(keys(died_cell, col("died_index")))
         .agg([
             len().cast(DataType::UInt64).alias("deaths"),
             sum("pref"),
