@@ -278,6 +278,98 @@ fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
         + index_of(template_column, reference.template_index())
 }
 
+/// The reviewed plans' changes per cell and month, as groups of (plans starting to count,
+/// plans stopping), from every plan's reviews (`pid << 32 | month`, sorted) and the plans
+/// (row `pid` of `plans`). A run of a plan's reviews less than 12 months apart is one
+/// stretch, current from its first review to 12 months after its last; each stretch counts
+/// in the cell of each of the plan's episodes it meets, from the later of its start and the
+/// episode's to the earlier of their ends. One walk over the sorted reviews, looking each
+/// plan up by its row: grouping the stretches and joining them to the episodes cost polars
+/// two hash tables of every plan.
+fn review_changes(reviews: &UInt64Chunked, plans: &DataFrame, cells: usize) -> Result<Vec<Group>> {
+    // Sorted here: polars' sort of the same column, inside the streaming run, held many
+    // times the column's size.
+    let mut reviews: Vec<u64> = reviews.into_no_null_iter().collect();
+    reviews.sort_unstable();
+    let months_of = |name: &str| -> Result<Int64Chunked> {
+        Ok(plans.column(name)?.i64()?.rechunk().into_owned())
+    };
+    let cells_of = |name: &str| -> Result<UInt32Chunked> {
+        Ok(plans.column(name)?.u32()?.rechunk().into_owned())
+    };
+    let (created, changed, ended) = (
+        months_of("created_index")?,
+        months_of("changed_index")?,
+        months_of("end_index")?,
+    );
+    let (cell_first, cell_now) = (cells_of("cell_first")?, cells_of("cell_now")?);
+    let month_of = |review: u64| (review & 0xFFFF_FFFF) as i64;
+    let Some((low, high)) = reviews.iter().map(|review| month_of(*review)).fold(
+        None,
+        |range: Option<(i64, i64)>, month| {
+            Some(range.map_or((month, month), |(low, high)| {
+                (low.min(month), high.max(month))
+            }))
+        },
+    ) else {
+        return Ok(Vec::new());
+    };
+    // Every change falls in low..=high + 12: one slot per cell and month.
+    let span = (high + REVIEW_MONTHS - low + 1) as usize;
+    let mut starting = vec![0u64; cells * span];
+    let mut stopping = vec![0u64; cells * span];
+    let mut count = |pid: u32, first: i64, last: i64| {
+        let row = pid as usize;
+        let (covered_from, covered_until) = (first, last + REVIEW_MONTHS);
+        let change = changed.get(row);
+        let episodes = [
+            (
+                cell_first.get(row),
+                created.get(row),
+                change.or(ended.get(row)),
+            ),
+            (change.and(cell_now.get(row)), change, ended.get(row)),
+        ];
+        for (cell, start, stop) in episodes {
+            let Some(cell) = cell.map(|c| c as usize).filter(|c| *c < cells) else {
+                continue;
+            };
+            let from = start.map_or(covered_from, |s| s.max(covered_from));
+            let until = stop.map_or(covered_until, |s| s.min(covered_until));
+            if from < until {
+                starting[cell * span + (from - low) as usize] += 1;
+                stopping[cell * span + (until - low) as usize] += 1;
+            }
+        }
+    };
+    let mut stretch: Option<(u32, i64, i64)> = None;
+    for review in reviews {
+        let (pid, month) = ((review >> 32) as u32, month_of(review));
+        stretch = match stretch {
+            Some((p, first, last)) if p == pid && month - last <= REVIEW_MONTHS => {
+                Some((p, first, month))
+            }
+            Some((p, first, last)) => {
+                count(p, first, last);
+                Some((pid, month, month))
+            }
+            None => Some((pid, month, month)),
+        };
+    }
+    if let Some((p, first, last)) = stretch {
+        count(p, first, last);
+    }
+    Ok((0..cells * span)
+        .filter(|slot| starting[*slot] > 0 || stopping[*slot] > 0)
+        .map(|slot| Group {
+            cell: Some((slot / span) as u32),
+            month: Some(low + (slot % span) as i64),
+            code: 0,
+            values: vec![starting[slot], stopping[slot]],
+        })
+        .collect())
+}
+
 /// What the aggregation saw that a clean extract would not have. Checking rows costs a pass
 /// over the tables, so a Parquet extract is checked in the same pass as it is aggregated and
 /// only looked at row by row when one of these is non-zero.
@@ -381,9 +473,8 @@ pub fn aggregate_extract(
     // plan): every query below reads them. Left lazy, each query scanned and checked the
     // plans table again (the common-subplan elimination does not reach across queries here),
     // which cost a quarter of the time and 1.5 GB at 10M plans.
-    let plans = collect_streaming(plans)
-        .map_err(|e| anyhow!("aggregation failed: {e}"))?
-        .lazy();
+    let plans_frame = collect_streaming(plans).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    let plans = plans_frame.clone().lazy();
     let keys = |cell: Expr, month: Expr| [cell_month_key(cell, month)];
 
     // Episodes: (plan, cell, the month it starts, the month it stops being live or null).
@@ -518,19 +609,18 @@ pub fn aggregate_extract(
         ]);
 
     // Reviews: a plan is current while a creation or an update lies in the last 12 months.
-    // Each run of reviews less than 12 months apart covers one stretch, from its first review
-    // to 12 months after its last; each stretch counts in the cells of the episodes it meets.
-    // A review is one number, `pid << 32 | month`, so that dropping repeats and sorting work
-    // on one integer column (months are 0..2^29, see `group_key`).
+    // A review is one number, `pid << 32 | month` (months are 0..2^29, see `group_key`), and
+    // polars only collects them; `review_changes` sorts and walks them. (Repeats need not be
+    // dropped: a repeated month is no gap and moves no stretch's ends.)
     let review = |month: Expr| {
         (col("pid").cast(DataType::UInt64) * lit(1u64 << 32) + month.cast(DataType::UInt64))
             .alias("review")
     };
-    let review_months = concat(
+    let reviews = concat(
         [
             plans.clone().select([review(col("created_index"))]),
             // The updates alone are joined again (a tenth of the events): taking them from
-            // the views' join was slower, and held more memory.
+            // the views' join was no faster, and held more memory.
             events_table
                 .filter(col("kind").eq(lit("update")))
                 .select([col("plan_id"), month_index("timestamp").alias("month")])
@@ -544,82 +634,18 @@ pub fn aggregate_extract(
         ],
         unordered(),
     )?
-    .drop_nulls(None)
-    .unique(None, UniqueKeepStrategy::Any)
-    .sort(["review"], SortMultipleOptions::default())
-    .select([
-        (col("review") / lit(1u64 << 32))
-            .cast(DataType::UInt32)
-            .alias("pid"),
-        (col("review") % lit(1u64 << 32))
-            .cast(DataType::Int64)
-            .alias("month"),
-    ]);
-    // Sorted by plan and month, a stretch starts at a plan's first review or after a gap of
-    // more than 12 months; numbering the starts with one running sum over the whole frame
-    // names every stretch (a windowed sum per plan is many times slower, and single-threaded),
-    // and the number alone identifies it.
-    let stretches = review_months
-        .with_column(
-            col("pid")
-                .neq(col("pid").shift(lit(1)))
-                .fill_null(lit(true))
-                .or((col("month") - col("month").shift(lit(1))).gt(lit(REVIEW_MONTHS)))
-                .cast(DataType::UInt64)
-                .cum_sum(false)
-                .alias("stretch"),
-        )
-        .group_by([col("stretch")])
-        .agg([
-            col("pid").first().alias("pid"),
-            col("month").min().alias("covered_from"),
-            (col("month").max() + lit(REVIEW_MONTHS)).alias("covered_until"),
-        ]);
-    let covered = stretches
-        .join(
-            episodes.select([col("pid"), col("cell"), col("start"), col("stop")]),
-            [col("pid")],
-            [col("pid")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .with_columns([
-            polars::lazy::dsl::max_horizontal([col("covered_from"), col("start")])?.alias("from"),
-            when(col("stop").is_null())
-                .then(col("covered_until"))
-                .otherwise(polars::lazy::dsl::min_horizontal([
-                    col("covered_until"),
-                    col("stop"),
-                ])?)
-                .alias("until"),
-        ])
-        .filter(col("from").lt(col("until")));
-    let reviewed = concat(
-        [
-            covered
-                .clone()
-                .group_by(keys(col("cell"), col("from")))
-                .agg([
-                    len().cast(DataType::UInt64).alias("in"),
-                    lit(0u64).cast(DataType::UInt64).alias("out"),
-                ]),
-            covered.group_by(keys(col("cell"), col("until"))).agg([
-                lit(0u64).cast(DataType::UInt64).alias("in"),
-                len().cast(DataType::UInt64).alias("out"),
-            ]),
-        ],
-        unordered(),
-    )?;
+    .drop_nulls(None);
 
     let ids = plans.clone().select([
         len().cast(DataType::UInt64).alias("plans"),
         id_hash().n_unique().cast(DataType::UInt64).alias("hashes"),
     ]);
 
-    // One streaming run for the six queries: the scans they share (the plans table by all,
-    // the events table by views and reviews) are read once.
+    // One streaming run for the five queries that count: they share the plans held in
+    // memory, and the views read the events table.
     let opt_state = starts.get_current_optimizations();
     let frames = LazyFrame::collect_all_with_engine(
-        [starts, moves, reviewed, deaths, events, ids]
+        [starts, moves, deaths, events, ids]
             .into_iter()
             .map(|frame| frame.logical_plan)
             .collect(),
@@ -627,16 +653,23 @@ pub fn aggregate_extract(
         opt_state,
     )
     .map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let [starts, moves, reviewed, deaths, events, ids]: [DataFrame; 6] =
-        frames.try_into().map_err(|_| {
-            anyhow!("aggregation failed: six queries gave a different number of results")
-        })?;
+    let [starts, moves, deaths, events, ids]: [DataFrame; 5] = frames.try_into().map_err(|_| {
+        anyhow!("aggregation failed: five queries gave a different number of results")
+    })?;
+    // The reviews read the events table again, in a run of their own: sharing its scan with
+    // the views made the engine hold the events the slower reader had not yet taken (7 GB at
+    // 100M events), and was slower.
+    let reviews = collect_streaming(reviews).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let starts = groups_of(&starts, &["plans", "cpr", "pref", "suspect"])?;
     let moves = groups_of(
         &moves,
         &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
     )?;
-    let reviewed = groups_of(&reviewed, &["in", "out"])?;
+    let reviewed = review_changes(
+        reviews.column("review")?.u64()?,
+        &plans_frame,
+        reference.boroughs.len() * reference.templates.len(),
+    )?;
     let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
     let events = groups_of(&events, &["events", "suspect"])?;
 
@@ -701,7 +734,10 @@ pub fn aggregate_extract(
         );
     }
     for group in &reviewed {
-        change(group, [0, 0, 0, signed(&group.values, 0, 1)]);
+        change(
+            group,
+            [0, 0, 0, group.values[0] as i64 - group.values[1] as i64],
+        );
     }
     let measures = [
         Measure::ActivePlans,
