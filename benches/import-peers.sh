@@ -3,8 +3,10 @@
 # files, in one run (not a timed test). Prepares the extracts with `careplans synth` (kept under
 # target/bench-data, so a second run skips that), installs the peers' pinned Python packages in
 # a virtual environment, runs each engine RUNS times per size and prints a Markdown table of
-# median wall time, median peak memory (max RSS) and the ratio to DuckDB. Every engine's
-# published files are compared byte for byte with careplans' before a figure counts.
+# median wall time, median peak memory (max RSS), the ratio to DuckDB and the ratio to a bare
+# scan (benches/peers/bare_scan.py: every value of every column read and its length summed, in
+# DuckDB and in polars; the faster of the two is the floor). Every engine's published files are
+# compared byte for byte with careplans' before a figure counts.
 # Needs about 2 GB of disk for the extracts and, the first time, 10 minutes to write them.
 # CAREPLANS=path/to/careplans uses that binary instead of building target/release/careplans.
 #   bash benches/import-peers.sh                 # 1M plans / 10M events and 10M / 100M
@@ -27,9 +29,11 @@ if [ ! -x "$careplans" ]; then
     echo "$careplans is not an executable careplans" >&2
     exit 1
 fi
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+# A virtual environment made from other pins is brought up to these.
+if [ ! -x "$venv/bin/python" ] || ! cmp -s benches/peers/requirements.txt "$venv/requirements.txt"; then
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet -r benches/peers/requirements.txt
+    cp benches/peers/requirements.txt "$venv/requirements.txt"
 fi
 python="$venv/bin/python"
 # The peers do not do secondary suppression (it adds well under 0.1 s to an import), so
@@ -71,6 +75,10 @@ measure() {
         duckdb | pandas)
             "$time_cmd" -f "%e %M" -o "$stats" "$python" "benches/peers/aggregate_$engine.py" \
                 "$extract" records/areas.yaml records/templates "$out" 2>/dev/null ;;
+        scan-duckdb | scan-polars)
+            mkdir -p "$out"
+            "$time_cmd" -f "%e %M" -o "$stats" "$python" benches/peers/bare_scan.py \
+                "${engine#scan-}" "$extract" >"$out/total" 2>/dev/null ;;
     esac
     tail -n 1 "$stats"
     rm -f "$stats"
@@ -78,8 +86,8 @@ measure() {
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-echo "| Extract (Parquet) | Engine | Wall time (median of $runs) | Peak memory | Time vs DuckDB |"
-echo "|---|---|---|---|---|"
+echo "| Extract (Parquet) | Engine | Wall time (median of $runs) | Peak memory | Time vs DuckDB | Time vs bare scan |"
+echo "|---|---|---|---|---|---|"
 for size in $sizes; do
     plans="${size%%:*}"
     events="${size##*:}"
@@ -89,7 +97,7 @@ for size in $sizes; do
         "$careplans" --repo "$workspace" synth --out "$extract" --format parquet --plans "$plans" --events "$events" >&2
     fi
     declare -A wall=() memory=()
-    for engine in careplans duckdb pandas; do
+    for engine in careplans duckdb pandas scan-duckdb scan-polars; do
         times=()
         rss=()
         for _ in $(seq 1 "$runs"); do
@@ -97,18 +105,28 @@ for size in $sizes; do
             times+=("$seconds")
             rss+=("$kb")
         done
-        if [ "$engine" != careplans ] && ! diff -rq "$data/out-careplans" "$data/out-$engine" >/dev/null; then
+        if [ "$engine" = scan-polars ] && ! diff -q "$data/out-scan-duckdb/total" "$data/out-scan-polars/total" >/dev/null; then
+            echo "the bare scans read different values from $extract" >&2
+            exit 1
+        fi
+        if [ "${engine#scan-}" = "$engine" ] && [ "$engine" != careplans ] && ! diff -rq "$data/out-careplans" "$data/out-$engine" >/dev/null; then
             echo "$engine published different figures from careplans on $extract" >&2
             exit 1
         fi
         wall[$engine]="$(printf '%s\n' "${times[@]}" | median)"
         memory[$engine]="$(printf '%s\n' "${rss[@]}" | median)"
     done
-    for engine in careplans duckdb pandas; do
-        awk -v p="$plans" -v e="$events" -v engine="$engine" -v t="${wall[$engine]}" \
-            -v m="${memory[$engine]}" -v d="${wall[duckdb]}" 'BEGIN {
-                printf "| %.0fM plans / %.0fM events | %s | %.1f s | %.2f GB | %.2fx |\n",
-                    p / 1e6, e / 1e6, engine, t, m / 1048576, t / d }'
+    floor="$(printf '%s\n' "${wall[scan-duckdb]}" "${wall[scan-polars]}" | sort -g | head -n 1)"
+    for engine in careplans duckdb pandas scan-duckdb scan-polars; do
+        case "$engine" in
+            scan-duckdb) label="bare scan (DuckDB)" ;;
+            scan-polars) label="bare scan (polars)" ;;
+            *) label="$engine" ;;
+        esac
+        awk -v p="$plans" -v e="$events" -v engine="$label" -v t="${wall[$engine]}" \
+            -v m="${memory[$engine]}" -v d="${wall[duckdb]}" -v f="$floor" 'BEGIN {
+                printf "| %.0fM plans / %.0fM events | %s | %.2f s | %.2f GB | %.2fx | %.2fx |\n",
+                    p / 1e6, e / 1e6, engine, t, m / 1048576, t / d, t / f }'
     done
     unset wall memory
 done
