@@ -823,6 +823,37 @@ mod tests {
     }
 
     #[test]
+    fn reviews_count_in_each_episode_they_meet_while_current() {
+        // One plan (row 0): made in month 0 in cell 1, moved to cell 2 in month 20, still
+        // live. Reviewed in months 0, 5 (twice) and 30: two stretches, 0 to 17 and 30 to 42.
+        let plans = df!(
+            "created_index" => [Some(0i64)],
+            "changed_index" => [Some(20i64)],
+            "end_index" => [None::<i64>],
+            "cell_first" => [Some(1u32)],
+            "cell_now" => [Some(2u32)],
+        )
+        .unwrap();
+        let reviews = UInt64Chunked::from_slice("review".into(), &[30, 5, 0, 5]);
+        let groups = review_changes(&reviews, &plans, 4).unwrap();
+        let seen: Vec<_> = groups
+            .iter()
+            .map(|g| (g.cell, g.month, g.values.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                // The first stretch in the first template, until it ran out in month 17.
+                (Some(1), Some(0), vec![1, 0]),
+                (Some(1), Some(17), vec![0, 1]),
+                // The second, after the move, in the second template.
+                (Some(2), Some(30), vec![1, 0]),
+                (Some(2), Some(42), vec![0, 1]),
+            ]
+        );
+    }
+
+    #[test]
     fn group_keys_give_back_their_cell_month_and_code() {
         let frame = df!(
             "cell" => [Some(0u32), Some(41), None, Some(7)],
