@@ -1030,26 +1030,11 @@ mod tests {
         chart.points.iter().map(|p| p.rule).collect()
     }
 
+    /// `n` month labels ("January 2021", ...) from month `month0` (0 = January) of `year`.
     fn months(n: usize, year: i32, month0: usize) -> Vec<String> {
-        const NAMES: [&str; 12] = [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ];
-        (0..n)
-            .map(|i| {
-                let m = month0 + i;
-                format!("{} {}", NAMES[m % 12], year + (m / 12) as i32)
-            })
+        let first = i64::from(year) * 12 + month0 as i64;
+        (0..n as i64)
+            .map(|i| crate::model::Month::from_index(first + i).long_name())
             .collect()
     }
 

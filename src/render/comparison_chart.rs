@@ -27,7 +27,7 @@ use super::chart::{
     TEXT_GREY, WIDTH, axis_from_zero, draw_legend, nice_ticks_between, open_svg_element, shape_svg,
     text_width, ticks_decimals,
 };
-use super::format::{escape, format_number};
+use super::format::{capitalise, escape, format_number};
 
 /// Marker fills and outlines (NHS palette).
 const HIGHER: &str = "#003087";
@@ -827,7 +827,7 @@ pub fn describe_funnel(f: &FunnelChart) -> String {
     ));
     parts.push(format!(
         "{} outside the 95% limits ({} above, {} below); {} of them also outside the 99.8% limits ({} above, {} below); {} within the 95% limits.",
-        capital(&areas(h998 + h95 + l998 + l95)),
+        capitalise(&areas(h998 + h95 + l998 + l95)),
         h998 + h95,
         l998 + l95,
         h998 + l998,
@@ -847,14 +847,6 @@ pub fn describe_funnel(f: &FunnelChart) -> String {
         }
     }
     parts.join(" ")
-}
-
-fn capital(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::comparison_chart::{
     describe_funnel, render_comparison_svg, render_funnel_svg,
 };
 use super::datapackage::{FieldKind, FieldSpec, Resource};
-use super::format::{format_number, honest_decimals};
+use super::format::{format_number, honest_decimals, humanise};
 use super::spc_chart::{
     SpcPanel, assurance_icon_svg, describe_spc, render_spc_compact_svg, render_spc_svg,
     variation_icon_svg,
@@ -769,15 +769,6 @@ pub(super) fn funnel_view(
             csv,
         },
     ))
-}
-
-fn humanise(column: &str) -> String {
-    let text = column.replace('_', " ");
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => text,
-    }
 }
 
 /// One cell of an SPC summary table: text, maybe with its icon.

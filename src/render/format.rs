@@ -102,6 +102,20 @@ pub fn format_cell(cell: &Cell, format: Option<ColumnFormat>) -> Option<String> 
 }
 
 /// A URL-safe slug: "Barking and Dagenham" -> "barking-and-dagenham".
+/// The text with its first letter in upper case ("similar" -> "Similar").
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A column name as a heading: `deaths_in_preferred_place` -> "Deaths in preferred place".
+pub fn humanise(column: &str) -> String {
+    capitalise(&column.replace('_', " "))
+}
+
 pub fn slug(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {

@@ -13,7 +13,7 @@ use crate::snapshot::Loaded;
 use super::chart::{self, ChartModel, Marker, Series, XAxis};
 use super::datapackage::{chart_resource, json_resource, table_resource};
 use super::evidence_views::{self, ChartBlock};
-use super::format::{format_cell, format_cell_with, honest_decimals};
+use super::format::{format_cell, format_cell_with, honest_decimals, humanise};
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::tilemap::{self, Tile, TileMapModel};
 use super::views::{
@@ -448,14 +448,5 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
         categories,
         series,
         markers: if months { markers.to_vec() } else { Vec::new() },
-    }
-}
-
-fn humanise(column: &str) -> String {
-    let text = column.replace('_', " ");
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => text,
     }
 }

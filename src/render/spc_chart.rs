@@ -36,7 +36,7 @@ use super::chart::{
     label_every, marker_rows, month_name, nice_ticks_between, open_svg_element,
     place_marker_labels, shape_svg, short_category, text_width, ticks_decimals,
 };
-use super::format::{escape, format_number};
+use super::format::{capitalise, escape, format_number};
 
 /// MDC point colours: grey, blue and orange as in NHSRplotthedots' earlier default palette
 /// (0.2.2 moved to #a6a6a6, #00b0f0, #e46c0a), purple as used for MDC's neutral signals
@@ -664,14 +664,6 @@ pub fn describe_spc(panel: &SpcPanel) -> String {
         parts.push(format!("Marked: {}.", markers.join("; ")));
     }
     parts.join(" ")
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 /// Lower-cases the first letter only (MDC labels start with a capital).
