@@ -1113,3 +1113,30 @@ fn what_a_questionnaire_cannot_express_is_a_fhir_error() {
     run.assert_reports("id/duplicate", &format!("{TEMPLATE_PATH}:19:9"));
     assert!(!run.stdout.contains("[template/fhir]"), "{}", run.stdout);
 }
+
+#[test]
+fn an_spc_chart_without_its_improvement_direction_is_refused_at_the_chart() {
+    let repo = Repo::valid();
+    repo.write(
+        "reports/overview.yaml",
+        "id: overview\ntitle: Overview\ndescription: London\nqueries:\n  - id: trend\n    sql: SELECT month, new_plans FROM metrics WHERE area_code = 'E12000007' AND template = 'all'\ncharts:\n  - query: trend\n    type: spc\n    title: New plans\n    x: month\n    y: new_plans\n    units: plans\n",
+    );
+    let run = repo.check();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reports/overview.yaml:8:") && run.stdout.contains("improvement"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_spc_chart_of_a_column_its_query_lacks_is_an_error_at_that_key() {
+    let repo = Repo::valid();
+    repo.write(
+        "reports/overview.yaml",
+        "id: overview\ntitle: Overview\ndescription: London\nqueries:\n  - id: trend\n    sql: SELECT month, new_plans FROM metrics WHERE area_code = 'E12000007' AND template = 'all'\ncharts:\n  - query: trend\n    type: spc\n    title: New plans\n    x: month\n    y: new_plan\n    improvement: increase\n    units: plans\n",
+    );
+    let run = repo.check();
+    run.assert_reports("report/unknown-column", "reports/overview.yaml:12:8");
+}
