@@ -75,6 +75,18 @@ fn bundled_records_build_a_linked_accessible_site() {
     ] {
         assert!(site.join(expected).is_file(), "missing {expected}");
     }
+    // Invented figures say so where they are used: populations beside each rate, programmes'
+    // records and targets on their page.
+    for (page, words) in [
+        ("index.html", "illustrative populations for 2020"),
+        ("areas/nwl/index.html", "illustrative populations for 2020"),
+        ("areas/nwl/brent.html", "illustrative populations for 2020"),
+        ("programmes.html", "Monthly target (illustrative)"),
+        ("method.html", "llustrative"),
+    ] {
+        let text = fs::read_to_string(site.join(page)).unwrap();
+        assert!(text.contains(words), "{page} does not say `{words}`");
+    }
 }
 
 #[test]

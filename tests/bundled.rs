@@ -193,3 +193,46 @@ fn bundled_figures_follow_nhs_englands_method_and_hide_nothing_more() {
     let config = std::fs::read_to_string(project_root().join("careplans.toml")).unwrap();
     assert!(config.contains("secondary_suppression = false"));
 }
+
+#[test]
+fn every_required_clinical_decision_has_an_honest_answer_or_a_condition() {
+    // A form must never force an answer nobody gave: each required decision offers "not yet
+    // discussed" (or decided, or applicable), or applies only under another answer. The
+    // retired CMC template is kept as CMC had it: no new plan is made with it.
+    const DECISIONS: [&str; 6] = [
+        "cpr_decision",
+        "treatment_ceiling",
+        "respect_care_priority",
+        "preferred_place_of_care",
+        "preferred_place_of_death",
+        "icd_deactivation_decision",
+    ];
+    const HONEST: [&str; 3] = ["Not yet discussed", "Not yet decided", "Not applicable"];
+    let mut decisions = 0;
+    for entry in std::fs::read_dir(project_root().join("records/templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = careplans::yaml::parse(&text).unwrap();
+        let template: careplans::model::Template = serde_json::from_value(doc.value).unwrap();
+        if template.status == careplans::model::TemplateStatus::Retired {
+            continue;
+        }
+        for (_, field) in template.fields() {
+            if !field.required || !DECISIONS.contains(&field.id.as_str()) {
+                continue;
+            }
+            decisions += 1;
+            let honest = field
+                .options
+                .iter()
+                .any(|o| HONEST.iter().any(|h| o.label().starts_with(h)));
+            assert!(
+                honest || field.required_when.is_some(),
+                "{}: {} forces an answer",
+                template.id,
+                field.id
+            );
+        }
+    }
+    assert!(decisions >= 18, "only {decisions} required decisions found");
+}
