@@ -236,3 +236,43 @@ fn every_required_clinical_decision_has_an_honest_answer_or_a_condition() {
     }
     assert!(decisions >= 18, "only {decisions} required decisions found");
 }
+
+#[test]
+fn templates_record_the_outcome_and_ask_no_question_coded_as_an_artefact() {
+    // SNOMED CT 735324008 (a treatment escalation plan, a record artefact) and 72506001 (an
+    // implantable defibrillator, a physical object) are not questions.
+    const NOT_QUESTIONS: [&str; 2] = ["735324008", "72506001"];
+    for entry in std::fs::read_dir(project_root().join("records/templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = careplans::yaml::parse(&text).unwrap();
+        let template: careplans::model::Template = serde_json::from_value(doc.value).unwrap();
+        let ids: Vec<&str> = template.fields().map(|(_, f)| f.id.as_str()).collect();
+        for (_, field) in template.fields() {
+            let code = serde_json::to_string(&field.snomed).unwrap();
+            for not_question in NOT_QUESTIONS {
+                assert!(
+                    !code.contains(not_question),
+                    "{}: {} is coded {not_question}",
+                    template.id,
+                    field.id
+                );
+            }
+        }
+        // Whoever records a preferred place of death can record the actual place and date,
+        // on which "died in the preferred place" depends (EPaCCS, SCCI1580).
+        // (The retired CMC template is kept as CMC had it.)
+        let retired = template.status == careplans::model::TemplateStatus::Retired;
+        if ids.contains(&"preferred_place_of_death") && !retired {
+            assert!(
+                ids.contains(&"actual_place_of_death") && ids.contains(&"date_of_death"),
+                "{} has a preferred place of death but not the actual place and date",
+                template.id
+            );
+        }
+        if template.id == "frailty" {
+            let audience = template.audience.clone().unwrap_or_default();
+            assert!(audience.contains("from mild frailty upwards (Clinical Frailty Scale 5"));
+        }
+    }
+}
