@@ -88,7 +88,7 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
             TEMPLATE,
             "title: Urgent care plan",
             "title: Universal care plan",
-            false,
+            true,
         ),
         (
             TEMPLATE,

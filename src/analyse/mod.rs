@@ -6,6 +6,7 @@ pub mod compare;
 pub mod evidence;
 pub mod intervals;
 pub mod query;
+pub mod reads;
 pub mod reports;
 pub mod spc;
 pub mod sql_guard;

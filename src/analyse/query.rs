@@ -1,9 +1,13 @@
 //! Runs a report's SQL (polars SQL) over the analysis tables and returns plain rows.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde::Serialize;
 
+use super::reads::{Reads, reads};
 use super::sql_guard::{Refusal, check_query};
 use super::tables::Tables;
 
@@ -16,6 +20,20 @@ pub enum Cell {
     Float(f64),
     Text(String),
     Bool(bool),
+}
+
+impl std::hash::Hash for Cell {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Cell::Null => {}
+            Cell::Int(v) => v.hash(state),
+            // By its bits: equal results hash equal, and -0.0 and 0.0 (shown the same) apart.
+            Cell::Float(v) => v.to_bits().hash(state),
+            Cell::Text(v) => v.hash(state),
+            Cell::Bool(v) => v.hash(state),
+        }
+    }
 }
 
 impl Cell {
@@ -39,7 +57,7 @@ impl Cell {
 }
 
 /// A query's result: column names and rows.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Hash, Serialize)]
 pub struct QueryResult {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
@@ -106,6 +124,131 @@ pub fn run_query(
         .map_err(|panic| QueryError::Failed(format!("polars stopped on this query: {panic}")))?
         .map_err(|error| QueryError::Failed(clean_error(&error.to_string())))?;
     Ok(to_result(&frame))
+}
+
+/// Query results kept between builds, each with a fingerprint of everything it read (see
+/// [`Tables::fingerprint_of`]): a query whose inputs are unchanged gives its kept result
+/// without running, so a preview that changed one column runs only the queries that read it.
+#[derive(Debug, Default)]
+pub struct QueryCache {
+    /// By the SQL as run (parameters bound).
+    entries: Mutex<HashMap<String, Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    reads: Reads,
+    inputs: u64,
+    result: Result<QueryResult, QueryError>,
+    /// Asked for since the last [`QueryCache::keep_only_used`].
+    used: bool,
+}
+
+/// How a cache answered since it was made: queries run, and results given without running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    pub run: usize,
+    pub kept: usize,
+}
+
+impl QueryCache {
+    /// Forgets the results no query asked for since the last call: after a full render, what
+    /// is left is what the site is made of.
+    pub fn keep_only_used(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, kept| std::mem::take(&mut kept.used));
+    }
+
+    /// Forgets the results that could no longer be given for `tables`: what they read changed.
+    pub fn forget_stale(&self, tables: &Tables) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, kept| tables.fingerprint_of(&kept.reads) == kept.inputs);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Runs report and page queries over one set of tables, through a cache when it has one.
+#[derive(Clone, Copy)]
+pub struct Queries<'a> {
+    pub tables: &'a Tables,
+    cache: Option<&'a QueryCache>,
+    counts: Option<&'a Mutex<CacheCounts>>,
+}
+
+impl<'a> Queries<'a> {
+    /// Every query runs.
+    pub fn uncached(tables: &'a Tables) -> Queries<'a> {
+        Queries {
+            tables,
+            cache: None,
+            counts: None,
+        }
+    }
+
+    /// Queries whose inputs did not change since `cache` saw them give the kept result.
+    /// `counts` (when given) tallies runs and kept results.
+    pub fn cached(
+        tables: &'a Tables,
+        cache: &'a QueryCache,
+        counts: Option<&'a Mutex<CacheCounts>>,
+    ) -> Queries<'a> {
+        Queries {
+            tables,
+            cache: Some(cache),
+            counts,
+        }
+    }
+
+    /// [`run_query`], or the kept result of the same SQL over the same inputs.
+    pub fn run(&self, sql: &str, area: Option<&str>) -> Result<QueryResult, QueryError> {
+        let Some(cache) = self.cache else {
+            return run_query(self.tables, sql, area);
+        };
+        let sql = bind_area(sql, area);
+        let tally = |kept: bool| {
+            if let Some(counts) = self.counts {
+                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+                if kept {
+                    counts.kept += 1;
+                } else {
+                    counts.run += 1;
+                }
+            }
+        };
+        {
+            let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(kept) = entries.get_mut(&sql)
+                && self.tables.fingerprint_of(&kept.reads) == kept.inputs
+            {
+                kept.used = true;
+                tally(true);
+                return kept.result.clone();
+            }
+        }
+        // Not under the lock: queries may run side by side.
+        let result = run_query(self.tables, &sql, None);
+        tally(false);
+        let reads = reads(&sql, &Tables::names());
+        let inputs = self.tables.fingerprint_of(&reads);
+        let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(
+            sql,
+            Kept {
+                reads,
+                inputs,
+                result: result.clone(),
+                used: true,
+            },
+        );
+        result
+    }
 }
 
 /// Polars errors can carry a long plan dump; keep the first lines a report author needs.

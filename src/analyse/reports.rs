@@ -8,7 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{AreaLevel, AreaSummary, Expand, Month, Report};
 use crate::snapshot::{Loaded, Snapshot};
 
-use super::query::{QueryError, QueryResult, run_query};
+use super::query::{Queries, QueryError, QueryResult};
 use super::tables::Tables;
 
 /// The results of one page's queries, by query id.
@@ -51,9 +51,10 @@ fn bind_months(sql: &str, tables: &Tables) -> String {
 /// Runs every query of a report for one area and checks the columns it uses.
 pub fn evaluate(
     report: &Loaded<Report>,
-    tables: &Tables,
+    queries: &Queries<'_>,
     area: Option<&str>,
 ) -> Result<PageResults, Vec<Diagnostic>> {
+    let tables = queries.tables;
     let mut results = PageResults::new();
     let mut problems = Vec::new();
     let tables_named = tables
@@ -64,7 +65,7 @@ pub fn evaluate(
         .join(", ");
     for (index, query) in report.value.queries.iter().enumerate() {
         let at = report.span(&format!("/queries/{index}/sql"));
-        match run_query(tables, &bind_months(&query.sql, tables), area) {
+        match queries.run(&bind_months(&query.sql, tables), area) {
             Ok(result) => {
                 results.insert(query.id.clone(), result);
             }
@@ -185,27 +186,18 @@ pub fn evaluate(
     }
 }
 
-/// Checks every report once (for the first area of an expanded one): what `check` runs.
-pub fn check_reports(snapshot: &Snapshot, tables: &Tables) -> Vec<Diagnostic> {
-    snapshot
-        .reports
-        .iter()
-        .flat_map(|report| check_report(report, snapshot, tables))
-        .collect()
-}
-
 /// Checks one report's queries and the columns it uses (for the first area of an expanded
 /// report).
 pub fn check_report(
     report: &Loaded<Report>,
     snapshot: &Snapshot,
-    tables: &Tables,
+    queries: &Queries<'_>,
 ) -> Vec<Diagnostic> {
     let area = expansion_areas(&report.value, snapshot)
         .into_iter()
         .next()
         .flatten();
-    evaluate(report, tables, area.as_ref().map(|a| a.code.as_str()))
+    evaluate(report, queries, area.as_ref().map(|a| a.code.as_str()))
         .err()
         .unwrap_or_default()
 }

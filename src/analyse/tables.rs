@@ -4,8 +4,13 @@
 //! them. A rate is null whenever a count it needs is suppressed: a rate must never reveal what
 //! suppression hides. Counts are never added up here: every level is published separately.
 
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use anyhow::Result;
 use polars::prelude::*;
+
+use super::reads::Reads;
 
 use crate::model::{ALL_TEMPLATES, AreaLevel, Count, Measure, Month};
 use crate::snapshot::Snapshot;
@@ -19,6 +24,8 @@ pub struct Tables {
     /// The latest month with published metrics.
     pub latest_month: Option<Month>,
     pub first_month: Option<Month>,
+    /// A fingerprint of every column, so a query's inputs can be compared between builds.
+    fingerprints: Fingerprints,
 }
 
 impl Tables {
@@ -31,6 +38,163 @@ impl Tables {
             ("programmes", &self.programmes),
         ]
     }
+
+    /// The names of the tables, as report SQL names them.
+    pub fn names() -> [&'static str; 4] {
+        ["metrics", "areas", "templates", "programmes"]
+    }
+
+    /// A number that changes whenever anything a query reading `reads` could see changes: the
+    /// height and column names of each table it names and the values of each column of them
+    /// it can see. The months its parameters stand for are in the SQL once they are bound.
+    pub fn fingerprint_of(&self, reads: &Reads) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        for (name, frame) in self.named() {
+            if !reads.tables.contains(name) {
+                continue;
+            }
+            name.hash(&mut hasher);
+            frame.height().hash(&mut hasher);
+            let table = self.fingerprints.0.get(name);
+            for (column, lowercase, fingerprint) in table.into_iter().flatten() {
+                column.hash(&mut hasher);
+                if reads.sees_lowercase(lowercase) {
+                    fingerprint.hash(&mut hasher);
+                }
+            }
+        }
+        hasher.finish()
+    }
+
+    /// These tables for the same counts with templates changed: a template's title, version,
+    /// status or fields change the `templates` table and the `template_title` column and
+    /// nothing else, so the rest (the costly part) is kept. The same as building them again.
+    pub fn with_templates(&self, snapshot: &Snapshot) -> Result<Tables> {
+        let templates = template_table(snapshot)?;
+        let mut metrics = self.metrics.clone();
+        set_template_titles(&mut metrics, snapshot)?;
+        let mut fingerprints = self.fingerprints.clone();
+        fingerprints.table("templates", &templates);
+        fingerprints.column("metrics", &metrics, TEMPLATE_TITLE);
+        Ok(Tables {
+            metrics,
+            areas: self.areas.clone(),
+            templates,
+            programmes: self.programmes.clone(),
+            latest_month: self.latest_month,
+            first_month: self.first_month,
+            fingerprints,
+        })
+    }
+}
+
+/// Each table's columns in order: the name as written, lowercased (as [`Reads`] compares
+/// names), and a fingerprint of the column's type and values.
+#[derive(Debug, Clone, Default)]
+struct Fingerprints(BTreeMap<&'static str, Vec<(String, String, u64)>>);
+
+impl Fingerprints {
+    fn of(tables: &Tables) -> Fingerprints {
+        let mut out = Fingerprints::default();
+        for (name, frame) in tables.named() {
+            out.table(name, frame);
+        }
+        out
+    }
+
+    fn table(&mut self, name: &'static str, frame: &DataFrame) {
+        let columns = frame
+            .columns()
+            .iter()
+            .map(|c| {
+                let name = c.name().to_string();
+                let lowercase = name.to_lowercase();
+                (name, lowercase, column_fingerprint(c))
+            })
+            .collect();
+        self.0.insert(name, columns);
+    }
+
+    fn column(&mut self, table: &'static str, frame: &DataFrame, name: &str) {
+        let Ok(column) = frame.column(name) else {
+            return self.table(table, frame);
+        };
+        let fingerprint = column_fingerprint(column);
+        if let Some(slot) = self
+            .0
+            .get_mut(table)
+            .and_then(|columns| columns.iter_mut().find(|(n, _, _)| n == name))
+        {
+            slot.2 = fingerprint;
+        } else {
+            self.table(table, frame);
+        }
+    }
+}
+
+/// A fingerprint of a column's type and every value in order (nulls included), read through
+/// its type so it costs a pass over the values and no formatting.
+fn column_fingerprint(column: &Column) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    column.dtype().to_string().hash(&mut hasher);
+    column.len().hash(&mut hasher);
+    let series = column.as_materialized_series();
+    let dtype = series.dtype();
+    let typed = if dtype.is_integer() {
+        series.cast(&DataType::Int64).ok().and_then(|s| {
+            s.i64()
+                .ok()
+                .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+        })
+    } else if dtype.is_float() {
+        series.cast(&DataType::Float64).ok().and_then(|s| {
+            s.f64()
+                .ok()
+                .map(|v| v.iter().for_each(|x| x.map(f64::to_bits).hash(&mut hasher)))
+        })
+    } else if dtype.is_bool() {
+        series
+            .bool()
+            .ok()
+            .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+    } else if dtype.is_string() {
+        series
+            .str()
+            .ok()
+            .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+    } else {
+        None
+    };
+    if typed.is_none() {
+        for value in series.iter() {
+            format!("{value:?}").hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+const TEMPLATE_TITLE: &str = "template_title";
+
+/// Sets `metrics.template_title` from each row's template: its title, "All templates" for the
+/// all-templates rows, null for a template the records do not hold (as a left join gives).
+fn set_template_titles(metrics: &mut DataFrame, snapshot: &Snapshot) -> Result<()> {
+    let titles: HashMap<&str, &str> = snapshot
+        .templates
+        .iter()
+        .map(|t| (t.value.id.as_str(), t.value.title.as_str()))
+        .collect();
+    let column: Vec<Option<&str>> = metrics
+        .column("template")?
+        .str()?
+        .iter()
+        .map(|template| match template {
+            Some(ALL_TEMPLATES) => Some("All templates"),
+            Some(id) => titles.get(id).copied(),
+            None => None,
+        })
+        .collect();
+    metrics.with_column(Column::new(TEMPLATE_TITLE.into(), column))?;
+    Ok(())
 }
 
 fn level_id(level: AreaLevel) -> &'static str {
@@ -97,8 +261,66 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
         ),
     ])?;
 
+    let template_table = template_table(snapshot)?;
+
+    let programmes = &snapshot.programmes;
+    let programme_table = DataFrame::new_infer_height(vec![
+        text_column(
+            "id",
+            programmes.iter().map(|p| p.value.id.clone()).collect(),
+        ),
+        text_column(
+            "area_code",
+            programmes.iter().map(|p| p.value.area.clone()).collect(),
+        ),
+        text_column(
+            "name",
+            programmes.iter().map(|p| p.value.name.clone()).collect(),
+        ),
+        text_column(
+            "start",
+            programmes
+                .iter()
+                .map(|p| p.value.start.to_string())
+                .collect(),
+        ),
+        optional_text_column(
+            "end",
+            programmes
+                .iter()
+                .map(|p| p.value.end.map(|m| m.to_string()))
+                .collect(),
+        ),
+        Column::new(
+            "target_monthly".into(),
+            programmes
+                .iter()
+                .map(|p| p.value.target.monthly as i64)
+                .collect::<Vec<_>>(),
+        ),
+    ])?;
+
+    let (mut metrics, first_month, latest_month) =
+        metrics_table(snapshot, &area_table, &programme_table)?;
+    set_template_titles(&mut metrics, snapshot)?;
+    let programme_table = programme_results(programme_table, &metrics, snapshot)?;
+    let mut tables = Tables {
+        metrics,
+        areas: area_table,
+        templates: template_table,
+        programmes: programme_table,
+        latest_month,
+        first_month,
+        fingerprints: Fingerprints::default(),
+    };
+    tables.fingerprints = Fingerprints::of(&tables);
+    Ok(tables)
+}
+
+/// One row per template: what it is, not what it asks.
+fn template_table(snapshot: &Snapshot) -> Result<DataFrame> {
     let templates = &snapshot.templates;
-    let template_table = DataFrame::new_infer_height(vec![
+    Ok(DataFrame::new_infer_height(vec![
         text_column("id", templates.iter().map(|t| t.value.id.clone()).collect()),
         text_column(
             "title",
@@ -139,63 +361,13 @@ pub fn build_tables(snapshot: &Snapshot) -> Result<Tables> {
                 .map(|t| t.value.fields().filter(|(_, f)| f.safety_critical).count() as i64)
                 .collect::<Vec<_>>(),
         ),
-    ])?;
-
-    let programmes = &snapshot.programmes;
-    let programme_table = DataFrame::new_infer_height(vec![
-        text_column(
-            "id",
-            programmes.iter().map(|p| p.value.id.clone()).collect(),
-        ),
-        text_column(
-            "area_code",
-            programmes.iter().map(|p| p.value.area.clone()).collect(),
-        ),
-        text_column(
-            "name",
-            programmes.iter().map(|p| p.value.name.clone()).collect(),
-        ),
-        text_column(
-            "start",
-            programmes
-                .iter()
-                .map(|p| p.value.start.to_string())
-                .collect(),
-        ),
-        optional_text_column(
-            "end",
-            programmes
-                .iter()
-                .map(|p| p.value.end.map(|m| m.to_string()))
-                .collect(),
-        ),
-        Column::new(
-            "target_monthly".into(),
-            programmes
-                .iter()
-                .map(|p| p.value.target.monthly as i64)
-                .collect::<Vec<_>>(),
-        ),
-    ])?;
-
-    let (metrics, first_month, latest_month) =
-        metrics_table(snapshot, &area_table, &template_table, &programme_table)?;
-    let programme_table = programme_results(programme_table, &metrics, snapshot)?;
-    Ok(Tables {
-        metrics,
-        areas: area_table,
-        templates: template_table,
-        programmes: programme_table,
-        latest_month,
-        first_month,
-    })
+    ])?)
 }
 
 /// Published counts as nullable integers, one column per measure.
 fn metrics_table(
     snapshot: &Snapshot,
     areas: &DataFrame,
-    templates: &DataFrame,
     programmes: &DataFrame,
 ) -> Result<(DataFrame, Option<Month>, Option<Month>)> {
     let rows: Vec<_> = snapshot
@@ -241,10 +413,6 @@ fn metrics_table(
         col("parent").alias("parent_code"),
         col("adults"),
         col("aged_75_plus"),
-    ]);
-    let template_info = templates.clone().lazy().select([
-        col("id").alias("template"),
-        col("title").alias("template_title"),
     ]);
     let programme_info = programmes
         .clone()
@@ -300,12 +468,8 @@ fn metrics_table(
             [col("area_code")],
             JoinArgs::new(JoinType::Left),
         )
-        .join(
-            template_info,
-            [col("template")],
-            [col("template")],
-            JoinArgs::new(JoinType::Left),
-        )
+        // Set by `set_template_titles`, here so the column keeps its place.
+        .with_column(lit(NULL).cast(DataType::String).alias(TEMPLATE_TITLE))
         .join(
             programme_info,
             [col("parent_code")],
@@ -313,18 +477,12 @@ fn metrics_table(
             JoinArgs::new(JoinType::Left).with_suffix(Some("_parent".into())),
         )
         .with_columns(derived)
-        .with_columns([
-            (((col("active_plans").cast(DataType::Float64)
-                / col("active_plans_year_ago").cast(DataType::Float64))
-                - lit(1.0))
-                * lit(100.0))
-            .round(1, RoundMode::HalfAwayFromZero)
-            .alias("pct_change_active_vs_year_ago"),
-            when(col("template").eq(lit(ALL_TEMPLATES)))
-                .then(lit("All templates"))
-                .otherwise(col("template_title"))
-                .alias("template_title"),
-        ])
+        .with_columns([(((col("active_plans").cast(DataType::Float64)
+            / col("active_plans_year_ago").cast(DataType::Float64))
+            - lit(1.0))
+            * lit(100.0))
+        .round(1, RoundMode::HalfAwayFromZero)
+        .alias("pct_change_active_vs_year_ago")])
         .sort_by_exprs(
             [col("month_index"), col("area_code"), col("template")],
             SortMultipleOptions::default(),

@@ -10,16 +10,20 @@ pub mod log;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::analyse::query::{CacheCounts, Queries, QueryCache};
 use crate::analyse::{self, Tables};
 use crate::diagnostic::Diagnostic;
 use crate::history::{self, History};
 use crate::model::{Month, TemplateStatus};
 use crate::render::datapackage::{Resource, datapackage};
-use crate::render::site::{self as render_site, FamilyOutput, PageFamily, RenderScope, SiteInputs};
+use crate::render::site::{
+    self as render_site, BlockCache, FamilyOutput, PageFamily, RenderScope, SiteInputs,
+};
 use crate::site::Site;
 use crate::snapshot::git::open_revision;
 use crate::snapshot::source::{Source, WorkTree};
@@ -126,19 +130,24 @@ impl Rebuilt {
 struct KeptTables {
     inputs: TablesInputs,
     tables: Tables,
-    version: u64,
 }
 
-/// Everything the analysis tables are built from.
+/// Everything the analysis tables are built from: the counts (the costly part) and the
+/// templates (their table and the metrics' template titles, cheap to set again).
 #[derive(Debug, Clone, PartialEq)]
 struct TablesInputs {
+    counts: CountsInputs,
+    /// What the templates table holds of each template (not its fields' wording).
+    templates: Vec<(String, String, String, TemplateStatus, usize, usize, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct CountsInputs {
     metrics: Vec<(String, u64)>,
     areas: u64,
     /// The programmes' evidence is rebased at the London-wide change points.
     change_points: u64,
     programmes: Vec<(String, u64)>,
-    /// What the templates table holds of each template (not its fields' wording).
-    templates: Vec<(String, String, String, TemplateStatus, usize, usize, usize)>,
 }
 
 impl TablesInputs {
@@ -150,10 +159,12 @@ impl TablesInputs {
                 .collect()
         };
         TablesInputs {
-            metrics: versions(snapshot.metrics.iter().map(|m| &m.path).collect()),
-            areas: snapshot.version(&snapshot.config.paths.areas()),
-            change_points: snapshot.version(&snapshot.config.paths.change_points()),
-            programmes: versions(snapshot.programmes.iter().map(|p| &p.path).collect()),
+            counts: CountsInputs {
+                metrics: versions(snapshot.metrics.iter().map(|m| &m.path).collect()),
+                areas: snapshot.version(&snapshot.config.paths.areas()),
+                change_points: snapshot.version(&snapshot.config.paths.change_points()),
+                programmes: versions(snapshot.programmes.iter().map(|p| &p.path).collect()),
+            },
             templates: snapshot
                 .templates
                 .iter()
@@ -204,8 +215,10 @@ pub struct Build {
     rules: RuleCache,
     report: CheckReport,
     tables: Option<KeptTables>,
-    /// Report query checks, by report path: the tables version and file version they ran on.
-    report_checks: BTreeMap<String, (u64, u64, Vec<Diagnostic>)>,
+    /// Report and page query results, kept while what they read is unchanged.
+    queries: QueryCache,
+    /// Report page blocks, kept while what they are made from is unchanged.
+    blocks: BlockCache,
     history: Option<KeptHistory>,
     rendered: BTreeMap<PageFamily, RenderedFamily>,
     /// The last good site.
@@ -216,7 +229,7 @@ pub struct Build {
     /// Changes a failed reload could not take in: read again with the next changes.
     unread: Changes,
     /// Told (families done, families planned) while rendering.
-    progress: Option<Box<dyn Fn(usize, usize) + Send>>,
+    progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
 }
 
 impl Build {
@@ -246,7 +259,8 @@ impl Build {
             rules: RuleCache::default(),
             report,
             tables: None,
-            report_checks: BTreeMap::new(),
+            queries: QueryCache::default(),
+            blocks: BlockCache::default(),
             history: None,
             rendered: BTreeMap::new(),
             site: Site::default(),
@@ -258,7 +272,10 @@ impl Build {
     }
 
     /// Reports rendering progress (families done, families planned), e.g. on a terminal.
-    pub fn with_progress(mut self, progress: impl Fn(usize, usize) + Send + 'static) -> Build {
+    pub fn with_progress(
+        mut self,
+        progress: impl Fn(usize, usize) + Send + Sync + 'static,
+    ) -> Build {
         self.progress = Some(Box::new(progress));
         self
     }
@@ -327,16 +344,22 @@ impl Build {
         report
     }
 
-    /// Builds the analysis tables again if what they are made from changed.
+    /// Builds the analysis tables again if what they are made from changed: only the
+    /// templates' part when the counts are unchanged.
     fn analyse(&mut self) -> Result<(), Box<Diagnostic>> {
         let inputs = TablesInputs::of(&self.snapshot);
-        if self.tables.as_ref().is_some_and(|t| t.inputs == inputs) {
+        let kept = self.tables.as_ref();
+        if kept.is_some_and(|t| t.inputs == inputs) {
             return Ok(());
         }
+        let same_counts = kept.filter(|t| t.inputs.counts == inputs.counts);
         // Polars builds the tables from values the records hold; its panics are reported as
         // the records' problem, like its errors.
-        let built = crate::panics::catch(|| analyse::build_tables(&self.snapshot))
-            .unwrap_or_else(|panic| Err(anyhow::anyhow!("polars stopped: {panic}")));
+        let built = crate::panics::catch(|| match same_counts {
+            Some(kept) => kept.tables.with_templates(&self.snapshot),
+            None => analyse::build_tables(&self.snapshot),
+        })
+        .unwrap_or_else(|panic| Err(anyhow::anyhow!("polars stopped: {panic}")));
         let tables = built.map_err(|error| {
             Box::new(Diagnostic::error(
                 "analysis",
@@ -344,41 +367,33 @@ impl Build {
                 format!("cannot analyse the metrics: {error}"),
             ))
         })?;
-        let version = self.version();
-        self.tables = Some(KeptTables {
-            inputs,
-            tables,
-            version,
+        log::debug(|| {
+            format!(
+                "analyse: tables {}",
+                if same_counts.is_some() {
+                    "kept, templates set again"
+                } else {
+                    "built"
+                }
+            )
         });
+        self.queries.forget_stale(&tables);
+        self.tables = Some(KeptTables { inputs, tables });
         Ok(())
     }
 
-    /// Every report's queries, run once (for the first area of an expanded report), again only
-    /// for reports or tables that changed.
+    /// Every report's queries, run for the first area of an expanded report; a query whose
+    /// inputs are unchanged gives its kept result.
     fn check_reports(&mut self) -> Vec<Diagnostic> {
         let Some(kept) = &self.tables else {
             return Vec::new();
         };
-        let snapshot = &self.snapshot;
-        self.report_checks
-            .retain(|path, _| snapshot.reports.iter().any(|r| &r.path == path));
-        let mut out = Vec::new();
-        for report in &snapshot.reports {
-            let version = snapshot.version(&report.path);
-            let fresh = self
-                .report_checks
-                .get(&report.path)
-                .is_some_and(|(t, v, _)| *t == kept.version && *v == version);
-            if !fresh {
-                let found = analyse::reports::check_report(report, snapshot, &kept.tables);
-                self.report_checks
-                    .insert(report.path.clone(), (kept.version, version, found));
-            }
-            if let Some((_, _, found)) = self.report_checks.get(&report.path) {
-                out.extend(found.iter().cloned());
-            }
-        }
-        out
+        let queries = Queries::cached(&kept.tables, &self.queries, None);
+        self.snapshot
+            .reports
+            .iter()
+            .flat_map(|report| analyse::reports::check_report(report, &self.snapshot, &queries))
+            .collect()
     }
 
     /// Walks the git history again if the commit it starts from moved.
@@ -472,15 +487,19 @@ impl Build {
             return self.fail(report, changes, stages);
         };
         let history = self.history.as_ref();
+        let counts = Mutex::new(CacheCounts::default());
         let inputs = SiteInputs {
             snapshot: &self.snapshot,
-            tables: &kept.tables,
-            tables_version: kept.version,
+            queries: Queries::cached(&kept.tables, &self.queries, Some(&counts)),
+            blocks: Some(&self.blocks),
             check: &report,
             revision: self.rev.clone(),
             history: history.and_then(|h| h.history.as_ref()),
             history_version: history.map_or(0, |h| h.version),
-            progress: self.progress.as_deref().map(|p| p as &dyn Fn(usize, usize)),
+            progress: self
+                .progress
+                .as_deref()
+                .map(|p| p as &(dyn Fn(usize, usize) + Sync)),
         };
         let families = render_site::families(&self.snapshot);
         let fingerprints: BTreeMap<PageFamily, u64> = families
@@ -519,11 +538,16 @@ impl Build {
             stages.render = started.elapsed();
             return self.fail(report, changes, stages);
         }
+        if scope == RenderScope::All {
+            self.queries.keep_only_used();
+        }
+        self.blocks.keep_families(&families);
+        let counts = counts.into_inner().unwrap_or_else(|e| e.into_inner());
         let site = self.merge(rendered, &fingerprints);
         stages.render = started.elapsed();
         log::debug(|| {
             format!(
-                "render: {} of {} families ({}) in {:.1?}",
+                "render: {} of {} families ({}) in {:.1?}; {} queries run, {} results kept",
                 stale.len(),
                 families.len(),
                 stale
@@ -531,7 +555,9 @@ impl Build {
                     .map(PageFamily::describe)
                     .collect::<Vec<_>>()
                     .join(", "),
-                stages.render
+                stages.render,
+                counts.run,
+                counts.kept
             )
         });
         log::debug(|| format!("stages: {}", stages.describe()));

@@ -69,6 +69,7 @@ pub(super) enum ChartBlock {
 }
 
 /// The file behind a chart: its CSV and how the data package describes it.
+#[derive(Debug, Clone)]
 pub(super) struct Download {
     pub resource: Resource,
     pub csv: String,

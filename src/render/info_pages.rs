@@ -11,7 +11,7 @@ impl Renderer<'_> {
     pub(super) fn quality_page(&mut self) {
         let check = self.inputs.check;
         let snapshot = self.inputs.snapshot;
-        let tables = self.inputs.tables;
+        let tables = self.inputs.queries.tables;
         let diagnostics: Vec<Value> = check
             .diagnostics
             .iter()
@@ -92,8 +92,8 @@ impl Renderer<'_> {
                 rounding_base => rule.rounding_base,
                 secondary_suppression => rule.secondary_suppression,
                 suppression => suppression,
-                first_month => self.inputs.tables.first_month.map(|m| m.long_name()),
-                latest_month_long => self.inputs.tables.latest_month.map(|m| m.long_name()),
+                first_month => self.inputs.queries.tables.first_month.map(|m| m.long_name()),
+                latest_month_long => self.inputs.queries.tables.latest_month.map(|m| m.long_name()),
                 services => crate::extract::VIEWING_SERVICES.iter().map(|s| context! { id => s.id(), name => s.name() }).collect::<Vec<_>>(),
             },
         );

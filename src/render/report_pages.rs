@@ -12,7 +12,7 @@ use crate::snapshot::Loaded;
 
 use super::chart::{self, ChartModel, Marker, Series, XAxis};
 use super::datapackage::{chart_resource, json_resource, table_resource};
-use super::evidence_views::{self, ChartBlock};
+use super::evidence_views::{self, ChartBlock, Download};
 use super::format::{format_cell, format_cell_with, honest_decimals, humanise};
 use super::site::{PagePlace, Renderer, relative, ser};
 use super::tilemap::{self, Tile, TileMapModel};
@@ -23,9 +23,9 @@ use super::views::{
 
 impl Renderer<'_> {
     pub(super) fn report_page(&mut self, report: &Loaded<Report>, area: Option<&AreaSummary>) {
-        let tables = self.inputs.tables;
         let started = std::time::Instant::now();
-        let evaluated = reports::evaluate(report, tables, area.map(|a| a.code.as_str()));
+        let evaluated =
+            reports::evaluate(report, &self.inputs.queries, area.map(|a| a.code.as_str()));
         self.query_time += started.elapsed();
         let results = match evaluated {
             Ok(results) => results,
@@ -47,50 +47,21 @@ impl Renderer<'_> {
             let Some(result) = results.get(&chart.query) else {
                 continue;
             };
-            let anchor = format!("chart-{}", index + 1);
-            let csv_path = format!("data/{data_stem}-chart-{}.csv", index + 1);
-            let csv_href = relative(&path, &csv_path);
-            let stats = match chart.chart_type {
-                ChartType::Line | ChartType::Bar | ChartType::StackedBar => None,
-                ChartType::Spc => Some(evidence_views::spc_chart_view(
+            let made = self.block(("chart", index, &path, result), || {
+                chart_block(
                     self.inputs.snapshot,
                     chart,
+                    index,
                     result,
-                    &anchor,
-                    chart.title.clone(),
-                    csv_href.clone(),
-                    &csv_path,
-                )),
-                ChartType::Comparison => evidence_views::comparison_view(
-                    chart,
-                    result,
-                    &anchor,
-                    csv_href.clone(),
-                    &csv_path,
-                ),
-                ChartType::Funnel => {
-                    evidence_views::funnel_view(chart, result, &anchor, csv_href.clone(), &csv_path)
-                }
-            };
-            if let Some((view, download)) = stats {
+                    &path,
+                    &data_stem,
+                    &markers,
+                )
+            });
+            if let Some((block, download)) = made {
                 self.download(download.resource, download.csv);
-                charts.push(ChartBlock::Stats(view));
-                continue;
+                charts.push(block);
             }
-            if chart.chart_type.is_statistical() {
-                // A comparison without its comparator row (or columns) has nothing to show.
-                continue;
-            }
-            let model = chart_model(chart, result, anchor.clone(), &markers);
-            self.download(chart_resource(&csv_path, &model), chart_csv(&model));
-            charts.push(ChartBlock::Basic(ChartView {
-                anchor,
-                title: model.title.clone(),
-                description: model.description.clone(),
-                svg: chart::render_svg(&model),
-                table: chart_table(&model),
-                csv: csv_href,
-            }));
         }
         let mut spc_tables = Vec::new();
         for (index, table) in value.spc_tables.iter().enumerate() {
@@ -98,14 +69,16 @@ impl Renderer<'_> {
                 continue;
             };
             let csv_path = format!("data/{data_stem}-spc-table-{}.csv", index + 1);
-            let (view, download) = evidence_views::spc_table_view(
-                self.inputs.snapshot,
-                table,
-                result,
-                &format!("spc-table-{}", index + 1),
-                relative(&path, &csv_path),
-                &csv_path,
-            );
+            let (view, download) = self.block(("spc table", index, &path, result), || {
+                evidence_views::spc_table_view(
+                    self.inputs.snapshot,
+                    table,
+                    result,
+                    &format!("spc-table-{}", index + 1),
+                    relative(&path, &csv_path),
+                    &csv_path,
+                )
+            });
             self.download(download.resource, download.csv);
             spc_tables.push(view);
         }
@@ -449,4 +422,60 @@ fn chart_model(chart: &Chart, result: &QueryResult, id: String, markers: &[Marke
         series,
         markers: if months { markers.to_vec() } else { Vec::new() },
     }
+}
+
+/// One chart of a report page and its download; none for a comparison without its comparator.
+fn chart_block(
+    snapshot: &crate::snapshot::Snapshot,
+    chart: &Chart,
+    index: usize,
+    result: &QueryResult,
+    path: &str,
+    data_stem: &str,
+    markers: &[Marker],
+) -> Option<(ChartBlock, Download)> {
+    let anchor = format!("chart-{}", index + 1);
+    let csv_path = format!("data/{data_stem}-chart-{}.csv", index + 1);
+    let csv_href = relative(path, &csv_path);
+    let stats = match chart.chart_type {
+        ChartType::Line | ChartType::Bar | ChartType::StackedBar => None,
+        ChartType::Spc => Some(evidence_views::spc_chart_view(
+            snapshot,
+            chart,
+            result,
+            &anchor,
+            chart.title.clone(),
+            csv_href.clone(),
+            &csv_path,
+        )),
+        ChartType::Comparison => {
+            evidence_views::comparison_view(chart, result, &anchor, csv_href.clone(), &csv_path)
+        }
+        ChartType::Funnel => {
+            evidence_views::funnel_view(chart, result, &anchor, csv_href.clone(), &csv_path)
+        }
+    };
+    if let Some((view, download)) = stats {
+        return Some((ChartBlock::Stats(view), download));
+    }
+    if chart.chart_type.is_statistical() {
+        // A comparison without its comparator row (or columns) has nothing to show.
+        return None;
+    }
+    let model = chart_model(chart, result, anchor.clone(), markers);
+    let download = Download {
+        resource: chart_resource(&csv_path, &model),
+        csv: chart_csv(&model),
+    };
+    Some((
+        ChartBlock::Basic(ChartView {
+            anchor,
+            title: model.title.clone(),
+            description: model.description.clone(),
+            svg: chart::render_svg(&model),
+            table: chart_table(&model),
+            csv: csv_href,
+        }),
+        download,
+    ))
 }

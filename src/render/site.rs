@@ -7,9 +7,10 @@
 //! figure comes from a published count or a rate computed from published counts; an empty value
 //! is shown as "suppressed" with a footnote, never as zero. Pure: values in, files out.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
-use std::sync::LazyLock;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
@@ -17,6 +18,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::analyse::Tables;
+use crate::analyse::query::Queries;
+use crate::analyse::reads::reads;
 use crate::diagnostic::Diagnostic;
 use crate::history::History;
 use crate::model::{AreaLevel, AreaSummary, Report};
@@ -27,14 +30,14 @@ use crate::snapshot::{Loaded, Snapshot};
 use super::base::{BasePage, Link, render_page};
 use super::datapackage::Resource;
 use super::format::slug;
+use super::template_pages::uptake_sql;
 use super::{describe_template_error, environment};
 
 /// What the site is rendered from.
 pub struct SiteInputs<'a> {
     pub snapshot: &'a Snapshot,
-    pub tables: &'a Tables,
-    /// Changes whenever the tables are built again: pages that show figures depend on it.
-    pub tables_version: u64,
+    /// The analysis tables, and the queries over them (through the preview's cache).
+    pub queries: Queries<'a>,
     pub check: &'a CheckReport,
     /// Text for the footer and quality page: where the records came from.
     pub revision: Option<String>,
@@ -42,8 +45,10 @@ pub struct SiteInputs<'a> {
     pub history: Option<&'a History>,
     /// Changes whenever the history is walked again.
     pub history_version: u64,
+    /// Report page blocks kept from the last render, when rendering again for a preview.
+    pub blocks: Option<&'a BlockCache>,
     /// Told (families done, families planned) as families render, for a progress display.
-    pub progress: Option<&'a dyn Fn(usize, usize)>,
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
 }
 
 /// A group of pages and downloads rendered together from the same inputs.
@@ -87,6 +92,65 @@ impl PageFamily {
             PageFamily::Quality => "data quality".into(),
             PageFamily::Method => "method".into(),
         }
+    }
+}
+
+/// The blocks of report pages (a chart, an SPC table or a tile map, with its download) from
+/// the last render of each family, by a fingerprint of what each was made from: the family's
+/// inputs but its figures, the page, the block and its query's result. A preview that renders
+/// a report again because one query's result changed makes only the blocks of that query
+/// again. Each render of a family keeps only the blocks it used.
+#[derive(Default)]
+pub struct BlockCache {
+    families: Mutex<HashMap<PageFamily, Blocks>>,
+}
+
+type Block = Arc<dyn Any + Send + Sync>;
+
+#[derive(Default)]
+struct Blocks {
+    last: HashMap<u64, Block>,
+    this: HashMap<u64, Block>,
+}
+
+impl BlockCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PageFamily, Blocks>> {
+        self.families.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A family starts rendering: what its last render made may be taken.
+    fn begin(&self, family: &PageFamily) {
+        let mut families = self.lock();
+        let blocks = families.entry(family.clone()).or_default();
+        blocks.last = std::mem::take(&mut blocks.this);
+    }
+
+    /// A family is rendered: what it did not take again is dropped.
+    fn end(&self, family: &PageFamily) {
+        if let Some(blocks) = self.lock().get_mut(family) {
+            blocks.last.clear();
+        }
+    }
+
+    fn take(&self, family: &PageFamily, key: u64) -> Option<Block> {
+        let mut families = self.lock();
+        let blocks = families.get_mut(family)?;
+        let block = blocks.last.remove(&key)?;
+        blocks.this.insert(key, block.clone());
+        Some(block)
+    }
+
+    fn put(&self, family: &PageFamily, key: u64, block: Block) {
+        self.lock()
+            .entry(family.clone())
+            .or_default()
+            .this
+            .insert(key, block);
+    }
+
+    /// Drops the blocks of families the site no longer has.
+    pub fn keep_families(&self, families: &[PageFamily]) {
+        self.lock().retain(|family, _| families.contains(family));
     }
 }
 
@@ -154,6 +218,7 @@ pub fn render(
             .collect(),
         nav: navigation(snapshot),
         query_time: std::time::Duration::ZERO,
+        current_family: None,
     };
     let planned: Vec<PageFamily> = families(snapshot)
         .into_iter()
@@ -164,7 +229,21 @@ pub fn render(
         .collect();
     let mut out = BTreeMap::new();
     for (done, family) in planned.iter().enumerate() {
+        let started = std::time::Instant::now();
+        renderer.current_family = Some((
+            family.clone(),
+            inputs_fingerprint(family, inputs, Figures::Left),
+        ));
+        if let Some(blocks) = inputs.blocks {
+            blocks.begin(family);
+        }
         renderer.family(family);
+        if let Some(blocks) = inputs.blocks {
+            blocks.end(family);
+        }
+        crate::pipeline::log::debug(|| {
+            format!("render: {} in {:.1?}", family.describe(), started.elapsed())
+        });
         out.insert(
             family.clone(),
             FamilyOutput {
@@ -208,6 +287,18 @@ fn navigation(snapshot: &Snapshot) -> Vec<(String, String)> {
 /// page shows (site title, navigation, revision, latest month). Two equal fingerprints mean
 /// the family would render the same bytes.
 pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
+    inputs_fingerprint(family, inputs, Figures::Included)
+}
+
+/// Whether a fingerprint covers what the queries read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Figures {
+    Included,
+    /// Everything but the figures: with a block's query result, what the block is made from.
+    Left,
+}
+
+fn inputs_fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>, figures: Figures) -> u64 {
     let snapshot = inputs.snapshot;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     family.hash(&mut hasher);
@@ -222,7 +313,7 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
     feed(&snapshot.config.site.title);
     feed(&navigation(snapshot));
     feed(&inputs.revision);
-    feed(&inputs.tables.latest_month.map(|m| m.to_string()));
+    feed(&inputs.queries.tables.latest_month.map(|m| m.to_string()));
     for name in theme_closure(&snapshot.theme.templates, family.theme_roots()) {
         feed(&name);
         feed(&snapshot.theme.templates.get(&name));
@@ -241,12 +332,18 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
                     .map(|p| &p.value)
                     .collect::<Vec<_>>(),
             );
-            feed(&inputs.tables_version);
+            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
+            // Its figures: what its queries can read of the tables.
+            if figures == Figures::Included {
+                for query in report.iter().flat_map(|r| &r.value.queries) {
+                    feed(&figures_read_by(&query.sql, inputs.queries.tables));
+                }
+            }
         }
         PageFamily::Template(id) => {
             let template = snapshot.templates.iter().find(|t| &t.value.id == id);
             feed(&template.map(|t| (&t.path, &t.value)));
-            feed(&inputs.tables_version);
+            feed(&figures_read_by(&uptake_sql(id), inputs.queries.tables));
             // The version pages and each version's Questionnaire.
             feed(&inputs.history_version);
             feed(&snapshot.config.site.canonical_base());
@@ -259,7 +356,12 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
                     .map(|t| &t.value)
                     .collect::<Vec<_>>(),
             );
-            feed(&inputs.tables_version);
+            for template in &snapshot.templates {
+                feed(&figures_read_by(
+                    &uptake_sql(&template.value.id),
+                    inputs.queries.tables,
+                ));
+            }
         }
         PageFamily::Quality => {
             feed(inputs.check);
@@ -271,7 +373,7 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
                     .filter(|f| f.month.is_some())
                     .count(),
             );
-            feed(&inputs.tables.first_month.map(|m| m.to_string()));
+            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
         }
         PageFamily::Method => {
             let fields: Vec<(&str, &str)> = snapshot
@@ -282,12 +384,21 @@ pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
                 .collect();
             feed(&fields);
             feed(&snapshot.config.disclosure);
-            // It counts the suppressed figures of the metrics.
-            feed(&inputs.tables_version);
-            feed(&inputs.tables.first_month.map(|m| m.to_string()));
+            // It counts the suppressed figures of the metrics at each level.
+            for file in &snapshot.metrics {
+                feed(&(&file.path, snapshot.version(&file.path)));
+            }
+            feed(&snapshot.areas.as_ref().map(|a| &a.value));
+            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
         }
     }
     hasher.finish()
+}
+
+/// A fingerprint of everything `sql` can read of the tables: its figures change only when it
+/// changes.
+fn figures_read_by(sql: &str, tables: &Tables) -> u64 {
+    tables.fingerprint_of(&reads(sql, &Tables::names()))
 }
 
 /// Feeding any serialisable value to a hasher, through its JSON form.
@@ -385,6 +496,8 @@ pub(super) struct Renderer<'a> {
     pub nav: Vec<(String, String)>,
     /// Time spent running report queries, for the debug log.
     pub query_time: std::time::Duration,
+    /// The family being rendered, and the fingerprint of its inputs but its figures.
+    pub current_family: Option<(PageFamily, u64)>,
 }
 
 pub(super) fn template_problem(site_dir: &str, error: &minijinja::Error) -> Diagnostic {
@@ -409,7 +522,7 @@ fn stp_folder(area: &AreaSummary) -> String {
     format!("areas/{}", slug(&area.short))
 }
 
-impl Renderer<'_> {
+impl<'a> Renderer<'a> {
     fn family(&mut self, family: &PageFamily) {
         let snapshot = self.inputs.snapshot;
         match family {
@@ -420,9 +533,8 @@ impl Renderer<'_> {
             }
             PageFamily::Report(id) => {
                 if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
-                    for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
-                        self.report_page(report, area.as_ref());
-                    }
+                    let areas = crate::analyse::reports::expansion_areas(&report.value, snapshot);
+                    self.report_pages(report, &areas);
                 }
             }
             PageFamily::Template(id) => {
@@ -434,6 +546,90 @@ impl Renderer<'_> {
             PageFamily::Quality => self.quality_page(),
             PageFamily::Method => self.method_page(),
         }
+    }
+
+    /// One report's pages, one per area: side by side on as many threads as the machine has
+    /// (a borough report is 33 pages of queries and charts), each thread taking a run of
+    /// areas in order and its files, downloads and problems put back in that order, so the
+    /// result is the one a single thread gives.
+    fn report_pages(&mut self, report: &Loaded<Report>, areas: &[Option<AreaSummary>]) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || areas.len() < 2 {
+            for area in areas {
+                self.report_page(report, area.as_ref());
+            }
+            return;
+        }
+        let run = areas.len().div_ceil(threads);
+        let parts: Vec<Renderer<'_>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = areas
+                .chunks(run)
+                .map(|chunk| {
+                    let mut part = self.part();
+                    scope.spawn(move || {
+                        for area in chunk {
+                            part.report_page(report, area.as_ref());
+                        }
+                        part
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+                })
+                .collect()
+        });
+        for part in parts {
+            self.site.files.extend(part.site.files);
+            self.resources.extend(part.resources);
+            self.problems.extend(part.problems);
+            self.query_time += part.query_time;
+        }
+    }
+
+    /// A renderer of the same inputs with nothing rendered yet, for another thread.
+    fn part(&self) -> Renderer<'a> {
+        Renderer {
+            inputs: self.inputs,
+            env: self.env.clone(),
+            site: Site::default(),
+            resources: Vec::new(),
+            problems: Vec::new(),
+            areas: self.areas.clone(),
+            nav: self.nav.clone(),
+            query_time: std::time::Duration::ZERO,
+            current_family: self.current_family.clone(),
+        }
+    }
+
+    /// The block `make` makes from the family's inputs and `what` (the page, the block and its
+    /// query result): kept from the last render when they are the same, made otherwise.
+    pub(super) fn block<T: Clone + Send + Sync + 'static>(
+        &self,
+        what: impl Hash,
+        make: impl FnOnce() -> T,
+    ) -> T {
+        let (Some(cache), Some((family, base))) = (self.inputs.blocks, &self.current_family) else {
+            return make();
+        };
+        let mut hasher = DefaultHasher::new();
+        base.hash(&mut hasher);
+        std::any::type_name::<T>().hash(&mut hasher);
+        what.hash(&mut hasher);
+        let key = hasher.finish();
+        if let Some(kept) = cache
+            .take(family, key)
+            .and_then(|block| block.downcast_ref::<T>().cloned())
+        {
+            return kept;
+        }
+        let made = make();
+        cache.put(family, key, Arc::new(made.clone()));
+        made
     }
 
     /// Writes a download (a CSV or JSON file under `data/`) and records what it holds.
@@ -522,7 +718,12 @@ impl Renderer<'_> {
             nav: self.links(&place.path, &self.nav),
             breadcrumbs: self.links(&place.path, &place.breadcrumbs),
             revision: self.inputs.revision.clone(),
-            latest_month: self.inputs.tables.latest_month.map(|m| m.long_name()),
+            latest_month: self
+                .inputs
+                .queries
+                .tables
+                .latest_month
+                .map(|m| m.long_name()),
         };
         match render_page(&self.env, template, &base, page) {
             Ok(html) => self.site.insert(place.path.clone(), html),

@@ -4,7 +4,7 @@
 
 use minijinja::{Value, context};
 
-use crate::analyse::{Cell, QueryResult, run_query};
+use crate::analyse::{Cell, QueryResult};
 use crate::diagnostic::Diagnostic;
 use crate::history::TemplateVersion;
 use crate::model::{ColumnFormat, Section, Service, Template, TemplateStatus};
@@ -17,7 +17,7 @@ use super::site::{PagePlace, Renderer, relative, ser};
 use super::views::{CellView, ChartView, TableView, chart_csv, chart_table, has_missing};
 
 /// Active and new plans per month in London for one template.
-fn uptake_sql(template_id: &str) -> String {
+pub(super) fn uptake_sql(template_id: &str) -> String {
     format!(
         "SELECT month, active_plans, new_plans FROM metrics WHERE template = '{}' AND area_level = 'london' ORDER BY month",
         template_id.replace('\'', "''")
@@ -34,7 +34,7 @@ fn text_cell(text: impl Into<String>) -> CellView {
 impl Renderer<'_> {
     /// Runs a query of careplans' own, or records why it failed at `path`.
     fn own_query(&mut self, sql: &str, path: &str) -> Option<QueryResult> {
-        match run_query(self.inputs.tables, sql, None) {
+        match self.inputs.queries.run(sql, None) {
             Ok(result) => Some(result),
             Err(error) => {
                 self.problems.push(Diagnostic::error(
@@ -49,7 +49,7 @@ impl Renderer<'_> {
 
     pub(super) fn templates_index(&mut self) {
         let snapshot = self.inputs.snapshot;
-        let tables = self.inputs.tables;
+        let tables = self.inputs.queries.tables;
         let latest = tables.latest_month.map(|m| m.to_string());
         let mut rows = Vec::new();
         for loaded in &snapshot.templates {
