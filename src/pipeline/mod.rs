@@ -223,6 +223,8 @@ pub struct Build {
     rendered: BTreeMap<PageFamily, RenderedFamily>,
     /// The last good site.
     site: Site,
+    /// The site title the data package was last made with.
+    package_title: Option<String>,
     /// The errors of the last build, when it failed.
     problems: Vec<Diagnostic>,
     next_version: u64,
@@ -264,6 +266,7 @@ impl Build {
             history: None,
             rendered: BTreeMap::new(),
             site: Site::default(),
+            package_title: None,
             problems: Vec::new(),
             next_version: 0,
             unread: Changes::default(),
@@ -377,7 +380,11 @@ impl Build {
                 }
             )
         });
-        self.queries.forget_stale(&tables);
+        // A templates-only change leaves stale only the results that read titles, and those
+        // are run again under the same SQL at once, replacing them.
+        if same_counts.is_none() {
+            self.queries.forget_stale(&tables);
+        }
         self.tables = Some(KeptTables { inputs, tables });
         Ok(())
     }
@@ -423,6 +430,7 @@ impl Build {
     pub fn full(&mut self) -> Rebuilt {
         self.rendered.clear();
         self.site = Site::default();
+        self.package_title = None;
         self.run(Changes::everything(), Duration::ZERO)
     }
 
@@ -502,10 +510,7 @@ impl Build {
                 .map(|p| p as &(dyn Fn(usize, usize) + Sync)),
         };
         let families = render_site::families(&self.snapshot);
-        let fingerprints: BTreeMap<PageFamily, u64> = families
-            .iter()
-            .map(|f| (f.clone(), render_site::fingerprint(f, &inputs)))
-            .collect();
+        let fingerprints = render_site::fingerprints(&families, &inputs);
         let stale: BTreeSet<PageFamily> = fingerprints
             .iter()
             .filter(|(family, fingerprint)| {
@@ -645,10 +650,14 @@ impl Build {
                 change.removed.extend(old.files);
             }
         }
+        let mut resources_changed = !change.removed.is_empty();
         for (family, FamilyOutput { site, resources }) in rendered {
             let files: BTreeSet<String> = site.files.keys().cloned().collect();
             if let Some(old) = self.rendered.get(&family) {
                 change.removed.extend(old.files.difference(&files).cloned());
+                resources_changed |= old.resources != resources;
+            } else {
+                resources_changed = true;
             }
             change.replaced.extend(files.iter().cloned());
             self.rendered.insert(
@@ -667,6 +676,11 @@ impl Build {
         }
         // The data package describes every family's downloads, so it is made again from all
         // of them (in family order, as a full build makes it) whenever one changes.
+        let title = &self.snapshot.config.site.title;
+        if !resources_changed && self.package_title.as_ref() == Some(title) {
+            return change;
+        }
+        self.package_title = Some(title.clone());
         let resources: Vec<&Resource> = self
             .rendered
             .values()

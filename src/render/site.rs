@@ -8,6 +8,7 @@
 //! is shown as "suppressed" with a footnote, never as zero. Pure: values in, files out.
 
 use std::any::Any;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -161,6 +162,125 @@ pub enum RenderScope {
     Only(BTreeSet<PageFamily>),
 }
 
+/// One piece of rendering: a report's page for one area, or the whole of another family.
+enum Job<'s> {
+    ReportPage {
+        family: usize,
+        report: &'s Loaded<Report>,
+        area: Option<AreaSummary>,
+    },
+    Family {
+        family: usize,
+    },
+}
+
+impl Job<'_> {
+    /// The index of its family among the planned ones.
+    fn family(&self) -> usize {
+        match self {
+            Job::ReportPage { family, .. } | Job::Family { family } => *family,
+        }
+    }
+}
+
+/// What one job made.
+#[derive(Default)]
+struct JobOutput {
+    site: Site,
+    resources: Vec<Resource>,
+    problems: Vec<Diagnostic>,
+    query_time: std::time::Duration,
+    took: std::time::Duration,
+}
+
+/// The jobs of one family: a report is one job per page (a borough report is 33 pages of
+/// queries and charts), anything else one job.
+fn renderer_jobs<'s>(
+    snapshot: &'s Snapshot,
+    index: usize,
+    family: &PageFamily,
+    jobs: &mut Vec<Job<'s>>,
+) {
+    if let PageFamily::Report(id) = family {
+        if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
+            for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
+                jobs.push(Job::ReportPage {
+                    family: index,
+                    report,
+                    area,
+                });
+            }
+        }
+        return;
+    }
+    jobs.push(Job::Family { family: index });
+}
+
+/// Runs the jobs side by side on as many threads as the machine has, each thread taking the
+/// next job not yet taken, and returns what each made in the jobs' order: the same result
+/// as one thread running them in order.
+fn run_jobs(
+    renderer: &Renderer<'_>,
+    jobs: &[Job<'_>],
+    bases: &[(PageFamily, u64)],
+) -> Vec<JobOutput> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let work = |mut part: Renderer<'_>| {
+        let mut made = Vec::new();
+        loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(job) = jobs.get(index) else {
+                return made;
+            };
+            let started = std::time::Instant::now();
+            part.current_family = Some(bases[job.family()].clone());
+            match job {
+                Job::ReportPage { report, area, .. } => part.report_page(report, area.as_ref()),
+                Job::Family { family } => part.family(&bases[*family].0),
+            }
+            made.push((
+                index,
+                JobOutput {
+                    site: std::mem::take(&mut part.site),
+                    resources: std::mem::take(&mut part.resources),
+                    problems: std::mem::take(&mut part.problems),
+                    query_time: std::mem::take(&mut part.query_time),
+                    took: started.elapsed(),
+                },
+            ));
+            let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if let Some(progress) = renderer.inputs.progress {
+                progress(done, jobs.len());
+            }
+        }
+    };
+    let made: Vec<(usize, JobOutput)> = if threads < 2 {
+        work(renderer.part())
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let part = renderer.part();
+                    scope.spawn(|| work(part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut ordered: Vec<Option<JobOutput>> = (0..jobs.len()).map(|_| None).collect();
+    for (index, output) in made {
+        ordered[index] = Some(output);
+    }
+    ordered.into_iter().map(Option::unwrap_or_default).collect()
+}
+
 /// Every family of the site these records make, in the order a full build renders them.
 pub fn families(snapshot: &Snapshot) -> Vec<PageFamily> {
     let mut out = vec![PageFamily::Static];
@@ -227,33 +347,35 @@ pub fn render(
             RenderScope::Only(only) => only.contains(f),
         })
         .collect();
-    let mut out = BTreeMap::new();
-    for (done, family) in planned.iter().enumerate() {
-        let started = std::time::Instant::now();
-        renderer.current_family = Some((
-            family.clone(),
-            inputs_fingerprint(family, inputs, Figures::Left),
-        ));
-        if let Some(blocks) = inputs.blocks {
-            blocks.begin(family);
-        }
-        renderer.family(family);
-        if let Some(blocks) = inputs.blocks {
-            blocks.end(family);
-        }
-        crate::pipeline::log::debug(|| {
-            format!("render: {} in {:.1?}", family.describe(), started.elapsed())
-        });
-        out.insert(
-            family.clone(),
-            FamilyOutput {
-                site: std::mem::take(&mut renderer.site),
-                resources: std::mem::take(&mut renderer.resources),
-            },
-        );
-        if let Some(progress) = inputs.progress {
-            progress(done + 1, planned.len());
-        }
+    let mut jobs = Vec::new();
+    for (index, family) in planned.iter().enumerate() {
+        renderer_jobs(snapshot, index, family, &mut jobs);
+    }
+    let fingerprinter = Fingerprinter::new(inputs);
+    let bases: Vec<(PageFamily, u64)> = planned
+        .iter()
+        .map(|f| (f.clone(), fingerprinter.of(f, Figures::Left)))
+        .collect();
+    if let Some(blocks) = inputs.blocks {
+        planned.iter().for_each(|f| blocks.begin(f));
+    }
+    let done = run_jobs(&renderer, &jobs, &bases);
+    if let Some(blocks) = inputs.blocks {
+        planned.iter().for_each(|f| blocks.end(f));
+    }
+    let mut out: BTreeMap<PageFamily, FamilyOutput> = BTreeMap::new();
+    let mut took: BTreeMap<&PageFamily, std::time::Duration> = BTreeMap::new();
+    for (job, output) in jobs.iter().zip(done) {
+        let family = &planned[job.family()];
+        let kept = out.entry(family.clone()).or_default();
+        kept.site.files.extend(output.site.files);
+        kept.resources.extend(output.resources);
+        renderer.problems.extend(output.problems);
+        renderer.query_time += output.query_time;
+        *took.entry(family).or_default() += output.took;
+    }
+    for (family, took) in took {
+        crate::pipeline::log::debug(|| format!("render: {} in {took:.1?}", family.describe()));
     }
     crate::pipeline::log::debug(|| {
         format!(
@@ -287,7 +409,16 @@ fn navigation(snapshot: &Snapshot) -> Vec<(String, String)> {
 /// page shows (site title, navigation, revision, latest month). Two equal fingerprints mean
 /// the family would render the same bytes.
 pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
-    inputs_fingerprint(family, inputs, Figures::Included)
+    Fingerprinter::new(inputs).of(family, Figures::Included)
+}
+
+/// Every family's fingerprint (see [`fingerprint`]), each value they share hashed once.
+pub fn fingerprints(families: &[PageFamily], inputs: &SiteInputs<'_>) -> BTreeMap<PageFamily, u64> {
+    let fingerprinter = Fingerprinter::new(inputs);
+    families
+        .iter()
+        .map(|f| (f.clone(), fingerprinter.of(f, Figures::Included)))
+        .collect()
 }
 
 /// Whether a fingerprint covers what the queries read.
@@ -298,101 +429,169 @@ enum Figures {
     Left,
 }
 
-fn inputs_fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>, figures: Figures) -> u64 {
-    let snapshot = inputs.snapshot;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    family.hash(&mut hasher);
-    if *family == PageFamily::Static {
-        for (path, bytes) in &snapshot.theme.static_files {
-            path.hash(&mut hasher);
-            bytes.hash(&mut hasher);
+/// Hashes of the values several families read, each made once.
+struct Fingerprinter<'i, 'a> {
+    inputs: &'i SiteInputs<'a>,
+    /// Site title, navigation, revision and latest month: what every page shows.
+    common: OnceCell<u64>,
+    /// The theme templates of each set of roots.
+    theme: RefCell<HashMap<&'static [&'static str], u64>>,
+    /// Areas, change points and programmes.
+    areas: OnceCell<u64>,
+    /// Each template's path and value, by id.
+    templates: OnceCell<HashMap<String, u64>>,
+}
+
+fn hash_of(value: &dyn erased::Feed) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.feed(&mut hasher);
+    hasher.finish()
+}
+
+impl<'i, 'a> Fingerprinter<'i, 'a> {
+    fn new(inputs: &'i SiteInputs<'a>) -> Self {
+        Fingerprinter {
+            inputs,
+            common: OnceCell::new(),
+            theme: RefCell::new(HashMap::new()),
+            areas: OnceCell::new(),
+            templates: OnceCell::new(),
         }
-        return hasher.finish();
     }
-    let mut feed = |value: &dyn erased::Feed| value.feed(&mut hasher);
-    feed(&snapshot.config.site.title);
-    feed(&navigation(snapshot));
-    feed(&inputs.revision);
-    feed(&inputs.queries.tables.latest_month.map(|m| m.to_string()));
-    for name in theme_closure(&snapshot.theme.templates, family.theme_roots()) {
-        feed(&name);
-        feed(&snapshot.theme.templates.get(&name));
+
+    fn common(&self) -> u64 {
+        *self.common.get_or_init(|| {
+            let snapshot = self.inputs.snapshot;
+            hash_of(&(
+                &snapshot.config.site.title,
+                navigation(snapshot),
+                &self.inputs.revision,
+                self.inputs
+                    .queries
+                    .tables
+                    .latest_month
+                    .map(|m| m.to_string()),
+            ))
+        })
     }
-    match family {
-        PageFamily::Static => {}
-        PageFamily::Report(id) => {
-            let report = snapshot.reports.iter().find(|r| &r.value.id == id);
-            feed(&report.map(|r| (&r.path, &r.value)));
-            feed(&snapshot.areas.as_ref().map(|a| &a.value));
-            feed(&snapshot.change_points.as_ref().map(|c| &c.value));
-            feed(
-                &snapshot
+
+    fn theme(&self, roots: &'static [&'static str]) -> u64 {
+        if let Some(hash) = self.theme.borrow().get(roots) {
+            return *hash;
+        }
+        let templates = &self.inputs.snapshot.theme.templates;
+        let mut hasher = DefaultHasher::new();
+        for name in theme_closure(templates, roots) {
+            erased::Feed::feed(&(&name, templates.get(&name)), &mut hasher);
+        }
+        let hash = hasher.finish();
+        self.theme.borrow_mut().insert(roots, hash);
+        hash
+    }
+
+    fn areas(&self) -> u64 {
+        *self.areas.get_or_init(|| {
+            let snapshot = self.inputs.snapshot;
+            hash_of(&(
+                snapshot.areas.as_ref().map(|a| &a.value),
+                snapshot.change_points.as_ref().map(|c| &c.value),
+                snapshot
                     .programmes
                     .iter()
                     .map(|p| &p.value)
                     .collect::<Vec<_>>(),
-            );
-            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
-            // Its figures: what its queries can read of the tables.
-            if figures == Figures::Included {
-                for query in report.iter().flat_map(|r| &r.value.queries) {
-                    feed(&figures_read_by(&query.sql, inputs.queries.tables));
-                }
-            }
-        }
-        PageFamily::Template(id) => {
-            let template = snapshot.templates.iter().find(|t| &t.value.id == id);
-            feed(&template.map(|t| (&t.path, &t.value)));
-            feed(&figures_read_by(&uptake_sql(id), inputs.queries.tables));
-            // The version pages and each version's Questionnaire.
-            feed(&inputs.history_version);
-            feed(&snapshot.config.site.canonical_base());
-        }
-        PageFamily::TemplatesIndex => {
-            feed(
-                &snapshot
+            ))
+        })
+    }
+
+    fn template(&self, id: &str) -> Option<u64> {
+        self.templates
+            .get_or_init(|| {
+                self.inputs
+                    .snapshot
                     .templates
                     .iter()
-                    .map(|t| &t.value)
-                    .collect::<Vec<_>>(),
-            );
-            for template in &snapshot.templates {
-                feed(&figures_read_by(
-                    &uptake_sql(&template.value.id),
-                    inputs.queries.tables,
-                ));
-            }
-        }
-        PageFamily::Quality => {
-            feed(inputs.check);
-            feed(&snapshot.origin);
-            feed(
-                &snapshot
-                    .metrics
-                    .iter()
-                    .filter(|f| f.month.is_some())
-                    .count(),
-            );
-            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
-        }
-        PageFamily::Method => {
-            let fields: Vec<(&str, &str)> = snapshot
-                .table_schema
-                .fields
-                .iter()
-                .map(|f| (f.name.as_str(), f.description.as_str()))
-                .collect();
-            feed(&fields);
-            feed(&snapshot.config.disclosure);
-            // It counts the suppressed figures of the metrics at each level.
-            for file in &snapshot.metrics {
-                feed(&(&file.path, snapshot.version(&file.path)));
-            }
-            feed(&snapshot.areas.as_ref().map(|a| &a.value));
-            feed(&inputs.queries.tables.first_month.map(|m| m.to_string()));
-        }
+                    .map(|t| (t.value.id.clone(), hash_of(&(&t.path, &t.value))))
+                    .collect()
+            })
+            .get(id)
+            .copied()
     }
-    hasher.finish()
+
+    fn of(&self, family: &PageFamily, figures: Figures) -> u64 {
+        let inputs = self.inputs;
+        let snapshot = inputs.snapshot;
+        let mut hasher = DefaultHasher::new();
+        family.hash(&mut hasher);
+        if *family == PageFamily::Static {
+            for (path, bytes) in &snapshot.theme.static_files {
+                path.hash(&mut hasher);
+                bytes.hash(&mut hasher);
+            }
+            return hasher.finish();
+        }
+        self.common().hash(&mut hasher);
+        self.theme(family.theme_roots()).hash(&mut hasher);
+        let tables = inputs.queries.tables;
+        let mut feed = |value: &dyn erased::Feed| value.feed(&mut hasher);
+        match family {
+            PageFamily::Static => {}
+            PageFamily::Report(id) => {
+                let report = snapshot.reports.iter().find(|r| &r.value.id == id);
+                feed(&report.map(|r| (&r.path, &r.value)));
+                feed(&self.areas());
+                feed(&tables.first_month.map(|m| m.to_string()));
+                // Its figures: what its queries can read of the tables.
+                if figures == Figures::Included {
+                    for query in report.iter().flat_map(|r| &r.value.queries) {
+                        feed(&figures_read_by(&query.sql, tables));
+                    }
+                }
+            }
+            PageFamily::Template(id) => {
+                feed(&self.template(id));
+                feed(&figures_read_by(&uptake_sql(id), tables));
+                // The version pages and each version's Questionnaire.
+                feed(&inputs.history_version);
+                feed(&snapshot.config.site.canonical_base());
+            }
+            PageFamily::TemplatesIndex => {
+                for template in &snapshot.templates {
+                    feed(&self.template(&template.value.id));
+                    feed(&figures_read_by(&uptake_sql(&template.value.id), tables));
+                }
+            }
+            PageFamily::Quality => {
+                feed(inputs.check);
+                feed(&snapshot.origin);
+                feed(
+                    &snapshot
+                        .metrics
+                        .iter()
+                        .filter(|f| f.month.is_some())
+                        .count(),
+                );
+                feed(&tables.first_month.map(|m| m.to_string()));
+            }
+            PageFamily::Method => {
+                let fields: Vec<(&str, &str)> = snapshot
+                    .table_schema
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.description.as_str()))
+                    .collect();
+                feed(&fields);
+                feed(&snapshot.config.disclosure);
+                // It counts the suppressed figures of the metrics at each level.
+                for file in &snapshot.metrics {
+                    feed(&(&file.path, snapshot.version(&file.path)));
+                }
+                feed(&snapshot.areas.as_ref().map(|a| &a.value));
+                feed(&tables.first_month.map(|m| m.to_string()));
+            }
+        }
+        hasher.finish()
+    }
 }
 
 /// A fingerprint of everything `sql` can read of the tables: its figures change only when it
@@ -533,8 +732,9 @@ impl<'a> Renderer<'a> {
             }
             PageFamily::Report(id) => {
                 if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
-                    let areas = crate::analyse::reports::expansion_areas(&report.value, snapshot);
-                    self.report_pages(report, &areas);
+                    for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
+                        self.report_page(report, area.as_ref());
+                    }
                 }
             }
             PageFamily::Template(id) => {
@@ -545,49 +745,6 @@ impl<'a> Renderer<'a> {
             PageFamily::TemplatesIndex => self.templates_index(),
             PageFamily::Quality => self.quality_page(),
             PageFamily::Method => self.method_page(),
-        }
-    }
-
-    /// One report's pages, one per area: side by side on as many threads as the machine has
-    /// (a borough report is 33 pages of queries and charts), each thread taking a run of
-    /// areas in order and its files, downloads and problems put back in that order, so the
-    /// result is the one a single thread gives.
-    fn report_pages(&mut self, report: &Loaded<Report>, areas: &[Option<AreaSummary>]) {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || areas.len() < 2 {
-            for area in areas {
-                self.report_page(report, area.as_ref());
-            }
-            return;
-        }
-        let run = areas.len().div_ceil(threads);
-        let parts: Vec<Renderer<'_>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = areas
-                .chunks(run)
-                .map(|chunk| {
-                    let mut part = self.part();
-                    scope.spawn(move || {
-                        for area in chunk {
-                            part.report_page(report, area.as_ref());
-                        }
-                        part
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-                })
-                .collect()
-        });
-        for part in parts {
-            self.site.files.extend(part.site.files);
-            self.resources.extend(part.resources);
-            self.problems.extend(part.problems);
-            self.query_time += part.query_time;
         }
     }
 
