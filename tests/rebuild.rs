@@ -300,3 +300,49 @@ fn a_broken_config_is_read_again_with_the_next_change() {
     rebuild(&state, &["careplans.toml"]);
     assert_exact(&state, &repo, "fixing the config");
 }
+
+#[test]
+fn a_title_edit_renders_the_pages_that_show_titles_and_no_others() {
+    let repo = site_repo();
+    // A report that reaches the title without naming it: `SELECT *` reads every column.
+    repo.write(
+        "reports/catalogue.yaml",
+        "id: catalogue\ntitle: Template catalogue\ndescription: Every template.\nqueries:\n  - id: all\n    sql: SELECT * FROM templates ORDER BY id\ntables:\n  - query: all\n    caption: Templates\n    columns:\n      - column: title\n        label: Title\n",
+    );
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(
+        state.build_all().ok(),
+        "{:?}",
+        state.preview.read().unwrap().problems
+    );
+    let before = state.preview.read().unwrap().site.clone();
+    repo.edit(
+        TEMPLATE,
+        "title: Urgent care plan",
+        "title: Universal care plan",
+    );
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), [TEMPLATE]));
+    let Outcome::Rendered { families, .. } = &done.outcome else {
+        panic!("{:?}", state.preview.read().unwrap().problems);
+    };
+    let families: Vec<String> = families.iter().map(|f| f.describe()).collect();
+    for shows_titles in ["report catalogue", "report overview", "report borough"] {
+        assert!(families.iter().any(|f| f == shows_titles), "{families:?}");
+    }
+    // The STP and programme pages read no title: not rendered, not changed.
+    for reads_none in ["report stp", "report programmes"] {
+        assert!(!families.iter().any(|f| f == reads_none), "{families:?}");
+    }
+    let after = state.preview.read().unwrap().site.clone();
+    let catalogue = String::from_utf8_lossy(after.get("catalogue.html").unwrap()).into_owned();
+    assert!(
+        catalogue.contains("Universal care plan"),
+        "the wildcard query saw the edit"
+    );
+    assert_eq!(
+        before.get("programmes.html"),
+        after.get("programmes.html"),
+        "a page that reads no title is kept"
+    );
+    assert_exact(&state, &repo, "a title edit");
+}
