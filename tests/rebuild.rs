@@ -346,3 +346,31 @@ fn a_title_edit_renders_the_pages_that_show_titles_and_no_others() {
     );
     assert_exact(&state, &repo, "a title edit");
 }
+
+#[test]
+fn a_file_that_came_and_went_within_the_batch_is_not_named() {
+    let repo = site_repo();
+    let state = AppState::new(repo.root().to_path_buf());
+    assert!(state.build_all().ok());
+    // `sed -i` writes a temporary copy beside the file and renames it over the original.
+    repo.edit(
+        TEMPLATE,
+        "title: Urgent care plan",
+        "title: Universal care plan",
+    );
+    let done = state.rebuild(&Changes::of_paths(
+        &Paths::default(),
+        [TEMPLATE, "records/templates/sedAb12Cd"],
+    ));
+    assert!(
+        done.log_line()
+            .starts_with(&format!("{TEMPLATE} changed: rendered ")),
+        "{}",
+        done.log_line()
+    );
+    // A removed record is still named: it was read before.
+    let removed = "records/programmes/nel-adoption.yaml";
+    std::fs::remove_file(repo.path(removed)).unwrap();
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), [removed]));
+    assert!(done.log_line().starts_with(removed), "{}", done.log_line());
+}

@@ -440,6 +440,12 @@ impl Build {
     /// one picks up everything that changed since.
     pub fn rebuild(&mut self, changes: &Changes) -> Rebuilt {
         let started = Instant::now();
+        let read_before: BTreeSet<String> = changes
+            .files()
+            .iter()
+            .filter(|f| self.snapshot.version(&f.path) > 0)
+            .map(|f| f.path.clone())
+            .collect();
         let mut to_read = std::mem::take(&mut self.unread);
         to_read.extend(changes);
         if let Err(error) = self.snapshot.reload(self.source.as_ref(), &to_read) {
@@ -459,7 +465,14 @@ impl Build {
                 },
             };
         }
-        self.run(changes.clone(), started.elapsed())
+        // A file that came and went within the batch (`sed -i`'s temporary copy, say) was
+        // never read and is not there now: it changed nothing worth naming in the log line.
+        let changes = changes.keeping(|file| {
+            read_before.contains(&file.path)
+                || self.snapshot.version(&file.path) > 0
+                || self.source.read(&file.path).is_ok()
+        });
+        self.run(changes, started.elapsed())
     }
 
     fn fail(&mut self, report: CheckReport, changes: Changes, stages: StageTimes) -> Rebuilt {

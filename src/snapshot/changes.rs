@@ -188,6 +188,16 @@ impl Changes {
         self.files.dedup();
     }
 
+    /// These changes without the files `keep` refuses, or all of them when it refuses every one.
+    pub fn keeping(&self, keep: impl Fn(&ChangedFile) -> bool) -> Changes {
+        let files: Vec<ChangedFile> = self.files.iter().filter(|f| keep(f)).cloned().collect();
+        if files.is_empty() {
+            self.clone()
+        } else {
+            Changes { files }
+        }
+    }
+
     /// For a log line: the path when one file changed, else how many and the first few.
     pub fn describe(&self) -> String {
         match self.files.as_slice() {
