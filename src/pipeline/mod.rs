@@ -230,7 +230,7 @@ pub struct Build {
     next_version: u64,
     /// Changes a failed reload could not take in: read again with the next changes.
     unread: Changes,
-    /// Told (families done, families planned) while rendering.
+    /// Told (pages or families done, planned) while rendering.
     progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
 }
 
@@ -274,7 +274,7 @@ impl Build {
         })
     }
 
-    /// Reports rendering progress (families done, families planned), e.g. on a terminal.
+    /// Reports rendering progress (pages or families done, planned), e.g. on a terminal.
     pub fn with_progress(
         mut self,
         progress: impl Fn(usize, usize) + Send + Sync + 'static,

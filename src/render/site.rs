@@ -48,7 +48,7 @@ pub struct SiteInputs<'a> {
     pub history_version: u64,
     /// Report page blocks kept from the last render, when rendering again for a preview.
     pub blocks: Option<&'a BlockCache>,
-    /// Told (families done, families planned) as families render, for a progress display.
+    /// Told (pages or families done, planned) as they render, for a progress display.
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
 }
 
@@ -228,7 +228,7 @@ fn run_jobs(
         .map_or(1, |n| n.get())
         .min(jobs.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let finished = Mutex::new(0usize);
     let work = |mut part: Renderer<'_>| {
         let mut made = Vec::new();
         loop {
@@ -252,9 +252,11 @@ fn run_jobs(
                     took: started.elapsed(),
                 },
             ));
-            let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // Counted and told under one lock, so the display never goes backwards.
+            let mut done = finished.lock().unwrap_or_else(|e| e.into_inner());
+            *done += 1;
             if let Some(progress) = renderer.inputs.progress {
-                progress(done, jobs.len());
+                progress(*done, jobs.len());
             }
         }
     };
