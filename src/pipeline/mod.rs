@@ -78,6 +78,9 @@ pub enum Outcome {
         pages_rendered: usize,
         pages_total: usize,
         site: SiteChange,
+        /// Report and page queries run, and results kept from an earlier build (the check's
+        /// and the pages' together).
+        queries: CacheCounts,
     },
     /// The records have errors (or could not be read); the last good site is kept.
     Failed { problems: usize },
@@ -219,6 +222,8 @@ pub struct Build {
     queries: QueryCache,
     /// Report page blocks, kept while what they are made from is unchanged.
     blocks: BlockCache,
+    /// The queries run and the results kept since the current build started.
+    query_counts: Mutex<CacheCounts>,
     history: Option<KeptHistory>,
     rendered: BTreeMap<PageFamily, RenderedFamily>,
     /// The last good site.
@@ -263,6 +268,7 @@ impl Build {
             tables: None,
             queries: QueryCache::default(),
             blocks: BlockCache::default(),
+            query_counts: Mutex::new(CacheCounts::default()),
             history: None,
             rendered: BTreeMap::new(),
             site: Site::default(),
@@ -395,7 +401,7 @@ impl Build {
         let Some(kept) = &self.tables else {
             return Vec::new();
         };
-        let queries = Queries::cached(&kept.tables, &self.queries, None);
+        let queries = Queries::cached(&kept.tables, &self.queries, Some(&self.query_counts));
         self.snapshot
             .reports
             .iter()
@@ -488,6 +494,7 @@ impl Build {
     }
 
     fn run(&mut self, changes: Changes, load: Duration) -> Rebuilt {
+        *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()) = CacheCounts::default();
         let mut stages = StageTimes {
             load,
             ..StageTimes::default()
@@ -508,10 +515,9 @@ impl Build {
             return self.fail(report, changes, stages);
         };
         let history = self.history.as_ref();
-        let counts = Mutex::new(CacheCounts::default());
         let inputs = SiteInputs {
             snapshot: &self.snapshot,
-            queries: Queries::cached(&kept.tables, &self.queries, Some(&counts)),
+            queries: Queries::cached(&kept.tables, &self.queries, Some(&self.query_counts)),
             blocks: Some(&self.blocks),
             check: &report,
             revision: self.rev.clone(),
@@ -560,7 +566,8 @@ impl Build {
             self.queries.keep_only_used();
         }
         self.blocks.keep_families(&families);
-        let counts = counts.into_inner().unwrap_or_else(|e| e.into_inner());
+        let counts =
+            std::mem::take(&mut *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()));
         let site = self.merge(rendered, &fingerprints);
         stages.render = started.elapsed();
         log::debug(|| {
@@ -593,6 +600,7 @@ impl Build {
                 pages_rendered,
                 pages_total: self.site.page_count(),
                 site,
+                queries: counts,
             },
             stages,
         }
