@@ -22,7 +22,7 @@ use crate::history::{self, History};
 use crate::model::{Month, TemplateStatus};
 use crate::render::datapackage::{Resource, datapackage};
 use crate::render::site::{
-    self as render_site, BlockCache, FamilyOutput, PageFamily, RenderScope, SiteInputs,
+    self as render_site, BlockCache, BlockCounts, FamilyOutput, PageFamily, RenderScope, SiteInputs,
 };
 use crate::site::Site;
 use crate::snapshot::git::open_revision;
@@ -81,6 +81,8 @@ pub enum Outcome {
         /// Report and page queries run, and results kept from an earlier build (the check's
         /// and the pages' together).
         queries: CacheCounts,
+        /// Report page blocks (charts, SPC tables) made, and kept from the last render.
+        blocks: BlockCounts,
     },
     /// The records have errors (or could not be read); the last good site is kept.
     Failed { problems: usize },
@@ -495,6 +497,7 @@ impl Build {
 
     fn run(&mut self, changes: Changes, load: Duration) -> Rebuilt {
         *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()) = CacheCounts::default();
+        self.blocks.take_counts();
         let mut stages = StageTimes {
             load,
             ..StageTimes::default()
@@ -568,6 +571,7 @@ impl Build {
         self.blocks.keep_families(&families);
         let counts =
             std::mem::take(&mut *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()));
+        let blocks = self.blocks.take_counts();
         let site = self.merge(rendered, &fingerprints);
         stages.render = started.elapsed();
         log::debug(|| {
@@ -601,6 +605,7 @@ impl Build {
                 pages_total: self.site.page_count(),
                 site,
                 queries: counts,
+                blocks,
             },
             stages,
         }

@@ -104,6 +104,15 @@ impl PageFamily {
 #[derive(Default)]
 pub struct BlockCache {
     families: Mutex<HashMap<PageFamily, Blocks>>,
+    /// Blocks made and kept since the last [`BlockCache::take_counts`].
+    counts: Mutex<BlockCounts>,
+}
+
+/// How many report page blocks a render made, and how many it took as they were.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockCounts {
+    pub made: usize,
+    pub kept: usize,
 }
 
 type Block = Arc<dyn Any + Send + Sync>;
@@ -147,6 +156,20 @@ impl BlockCache {
             .or_default()
             .this
             .insert(key, block);
+    }
+
+    /// The blocks made and kept since the last call.
+    pub fn take_counts(&self) -> BlockCounts {
+        std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn count(&self, kept: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if kept {
+            counts.kept += 1;
+        } else {
+            counts.made += 1;
+        }
     }
 
     /// Drops the blocks of families the site no longer has.
@@ -784,8 +807,10 @@ impl<'a> Renderer<'a> {
             .take(family, key)
             .and_then(|block| block.downcast_ref::<T>().cloned())
         {
+            cache.count(true);
             return kept;
         }
+        cache.count(false);
         let made = make();
         cache.put(family, key, Arc::new(made.clone()));
         made
