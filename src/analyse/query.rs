@@ -133,6 +133,8 @@ pub fn run_query(
 pub struct QueryCache {
     /// By the SQL as run (parameters bound).
     entries: Mutex<HashMap<String, Kept>>,
+    /// Queries run and results kept since the last [`QueryCache::take_counts`].
+    counts: Mutex<CacheCounts>,
 }
 
 #[derive(Debug)]
@@ -144,7 +146,7 @@ struct Kept {
     used: bool,
 }
 
-/// How a cache answered since it was made: queries run, and results given without running.
+/// How a cache answered: queries run, and results given without running.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheCounts {
     pub run: usize,
@@ -165,77 +167,55 @@ impl QueryCache {
         entries.retain(|_, kept| tables.fingerprint_of(&kept.reads) == kept.inputs);
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |e| e.len())
+    /// The queries run and the results kept since the last call.
+    pub fn take_counts(&self) -> CacheCounts {
+        std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn count(&self, kept: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if kept {
+            counts.kept += 1;
+        } else {
+            counts.run += 1;
+        }
     }
 }
 
-/// Runs report and page queries over one set of tables, through a cache when it has one.
+/// Runs report and page queries over one set of tables through a cache.
 #[derive(Clone, Copy)]
 pub struct Queries<'a> {
     pub tables: &'a Tables,
-    cache: Option<&'a QueryCache>,
-    counts: Option<&'a Mutex<CacheCounts>>,
+    cache: &'a QueryCache,
 }
 
 impl<'a> Queries<'a> {
-    /// Every query runs.
-    pub fn uncached(tables: &'a Tables) -> Queries<'a> {
-        Queries {
-            tables,
-            cache: None,
-            counts: None,
-        }
-    }
-
     /// Queries whose inputs did not change since `cache` saw them give the kept result.
-    /// `counts` (when given) tallies runs and kept results.
-    pub fn cached(
-        tables: &'a Tables,
-        cache: &'a QueryCache,
-        counts: Option<&'a Mutex<CacheCounts>>,
-    ) -> Queries<'a> {
-        Queries {
-            tables,
-            cache: Some(cache),
-            counts,
-        }
+    pub fn new(tables: &'a Tables, cache: &'a QueryCache) -> Queries<'a> {
+        Queries { tables, cache }
     }
 
     /// [`run_query`], or the kept result of the same SQL over the same inputs.
     pub fn run(&self, sql: &str, area: Option<&str>) -> Result<QueryResult, QueryError> {
-        let Some(cache) = self.cache else {
-            return run_query(self.tables, sql, area);
-        };
+        let cache = self.cache;
         let sql = bind_area(sql, area);
-        let tally = |kept: bool| {
-            if let Some(counts) = self.counts {
-                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
-                if kept {
-                    counts.kept += 1;
-                } else {
-                    counts.run += 1;
+        let known = {
+            let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get_mut(&sql) {
+                Some(kept) if self.tables.fingerprint_of(&kept.reads) == kept.inputs => {
+                    kept.used = true;
+                    cache.count(true);
+                    return kept.result.clone();
                 }
+                // The same SQL reads the same columns: no need to read it again.
+                Some(stale) => Some(stale.reads.clone()),
+                None => None,
             }
         };
-        {
-            let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(kept) = entries.get_mut(&sql)
-                && self.tables.fingerprint_of(&kept.reads) == kept.inputs
-            {
-                kept.used = true;
-                tally(true);
-                return kept.result.clone();
-            }
-        }
         // Not under the lock: queries may run side by side.
         let result = run_query(self.tables, &sql, None);
-        tally(false);
-        let reads = reads(&sql, &Tables::names());
+        cache.count(false);
+        let reads = known.unwrap_or_else(|| reads(&sql, &Tables::names()));
         let inputs = self.tables.fingerprint_of(&reads);
         let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.insert(

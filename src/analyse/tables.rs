@@ -58,7 +58,7 @@ impl Tables {
             let table = self.fingerprints.0.get(name);
             for (column, lowercase, fingerprint) in table.into_iter().flatten() {
                 column.hash(&mut hasher);
-                if reads.sees_lowercase(lowercase) {
+                if reads.sees(lowercase) {
                     fingerprint.hash(&mut hasher);
                 }
             }

@@ -10,7 +10,6 @@ pub mod log;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -224,8 +223,6 @@ pub struct Build {
     queries: QueryCache,
     /// Report page blocks, kept while what they are made from is unchanged.
     blocks: BlockCache,
-    /// The queries run and the results kept since the current build started.
-    query_counts: Mutex<CacheCounts>,
     history: Option<KeptHistory>,
     rendered: BTreeMap<PageFamily, RenderedFamily>,
     /// The last good site.
@@ -270,7 +267,6 @@ impl Build {
             tables: None,
             queries: QueryCache::default(),
             blocks: BlockCache::default(),
-            query_counts: Mutex::new(CacheCounts::default()),
             history: None,
             rendered: BTreeMap::new(),
             site: Site::default(),
@@ -403,7 +399,7 @@ impl Build {
         let Some(kept) = &self.tables else {
             return Vec::new();
         };
-        let queries = Queries::cached(&kept.tables, &self.queries, Some(&self.query_counts));
+        let queries = Queries::new(&kept.tables, &self.queries);
         self.snapshot
             .reports
             .iter()
@@ -496,7 +492,8 @@ impl Build {
     }
 
     fn run(&mut self, changes: Changes, load: Duration) -> Rebuilt {
-        *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()) = CacheCounts::default();
+        // Counted from here: this build's queries and blocks.
+        self.queries.take_counts();
         self.blocks.take_counts();
         let mut stages = StageTimes {
             load,
@@ -520,7 +517,7 @@ impl Build {
         let history = self.history.as_ref();
         let inputs = SiteInputs {
             snapshot: &self.snapshot,
-            queries: Queries::cached(&kept.tables, &self.queries, Some(&self.query_counts)),
+            queries: Queries::new(&kept.tables, &self.queries),
             blocks: Some(&self.blocks),
             check: &report,
             revision: self.rev.clone(),
@@ -569,8 +566,7 @@ impl Build {
             self.queries.keep_only_used();
         }
         self.blocks.keep_families(&families);
-        let counts =
-            std::mem::take(&mut *self.query_counts.lock().unwrap_or_else(|e| e.into_inner()));
+        let counts = self.queries.take_counts();
         let blocks = self.blocks.take_counts();
         let site = self.merge(rendered, &fingerprints);
         stages.render = started.elapsed();

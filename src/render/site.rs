@@ -23,7 +23,7 @@ use crate::analyse::query::Queries;
 use crate::analyse::reads::reads;
 use crate::diagnostic::Diagnostic;
 use crate::history::History;
-use crate::model::{AreaLevel, AreaSummary, Report};
+use crate::model::{AreaLevel, AreaSummary, Report, Template};
 use crate::pipeline::check::CheckReport;
 use crate::site::Site;
 use crate::snapshot::{Loaded, Snapshot};
@@ -186,24 +186,20 @@ pub enum RenderScope {
 }
 
 /// One piece of rendering: a report's page for one area, or the whole of another family.
-enum Job<'s> {
-    ReportPage {
-        family: usize,
-        report: &'s Loaded<Report>,
-        area: Option<AreaSummary>,
-    },
-    Family {
-        family: usize,
-    },
+struct Job<'s> {
+    /// The index of its family among the planned ones.
+    family: usize,
+    work: Work<'s>,
 }
 
-impl Job<'_> {
-    /// The index of its family among the planned ones.
-    fn family(&self) -> usize {
-        match self {
-            Job::ReportPage { family, .. } | Job::Family { family } => *family,
-        }
-    }
+enum Work<'s> {
+    ReportPage(&'s Loaded<Report>, Option<AreaSummary>),
+    /// A template's page, its service pages, version pages and Questionnaires.
+    Template(&'s Loaded<Template>),
+    Static,
+    TemplatesIndex,
+    Quality,
+    Method,
 }
 
 /// What one job made.
@@ -218,25 +214,31 @@ struct JobOutput {
 
 /// The jobs of one family: a report is one job per page (a borough report is 33 pages of
 /// queries and charts), anything else one job.
-fn renderer_jobs<'s>(
+fn family_jobs<'s>(
     snapshot: &'s Snapshot,
-    index: usize,
-    family: &PageFamily,
+    family: usize,
+    of: &PageFamily,
     jobs: &mut Vec<Job<'s>>,
 ) {
-    if let PageFamily::Report(id) = family {
-        if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
-            for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
-                jobs.push(Job::ReportPage {
-                    family: index,
-                    report,
-                    area,
-                });
+    let mut push = |work| jobs.push(Job { family, work });
+    match of {
+        PageFamily::Report(id) => {
+            if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
+                for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
+                    push(Work::ReportPage(report, area));
+                }
             }
         }
-        return;
+        PageFamily::Template(id) => {
+            if let Some(template) = snapshot.templates.iter().find(|t| &t.value.id == id) {
+                push(Work::Template(template));
+            }
+        }
+        PageFamily::Static => push(Work::Static),
+        PageFamily::TemplatesIndex => push(Work::TemplatesIndex),
+        PageFamily::Quality => push(Work::Quality),
+        PageFamily::Method => push(Work::Method),
     }
-    jobs.push(Job::Family { family: index });
 }
 
 /// Runs the jobs side by side on as many threads as the machine has, each thread taking the
@@ -260,11 +262,8 @@ fn run_jobs(
                 return made;
             };
             let started = std::time::Instant::now();
-            part.current_family = Some(bases[job.family()].clone());
-            match job {
-                Job::ReportPage { report, area, .. } => part.report_page(report, area.as_ref()),
-                Job::Family { family } => part.family(&bases[*family].0),
-            }
+            part.current_family = Some(bases[job.family].clone());
+            part.work(&job.work);
             made.push((
                 index,
                 JobOutput {
@@ -374,7 +373,7 @@ pub fn render(
         .collect();
     let mut jobs = Vec::new();
     for (index, family) in planned.iter().enumerate() {
-        renderer_jobs(snapshot, index, family, &mut jobs);
+        family_jobs(snapshot, index, family, &mut jobs);
     }
     let fingerprinter = Fingerprinter::new(inputs);
     let bases: Vec<(PageFamily, u64)> = planned
@@ -391,7 +390,7 @@ pub fn render(
     let mut out: BTreeMap<PageFamily, FamilyOutput> = BTreeMap::new();
     let mut took: BTreeMap<&PageFamily, std::time::Duration> = BTreeMap::new();
     for (job, output) in jobs.iter().zip(done) {
-        let family = &planned[job.family()];
+        let family = &planned[job.family];
         let kept = out.entry(family.clone()).or_default();
         kept.site.files.extend(output.site.files);
         kept.resources.extend(output.resources);
@@ -429,15 +428,11 @@ fn navigation(snapshot: &Snapshot) -> Vec<(String, String)> {
     nav
 }
 
-/// A number that changes whenever anything a family's files are made from changes: the
-/// records it shows, the figures, the theme templates it is rendered with, and what every
-/// page shows (site title, navigation, revision, latest month). Two equal fingerprints mean
-/// the family would render the same bytes.
-pub fn fingerprint(family: &PageFamily, inputs: &SiteInputs<'_>) -> u64 {
-    Fingerprinter::new(inputs).of(family, Figures::Included)
-}
-
-/// Every family's fingerprint (see [`fingerprint`]), each value they share hashed once.
+/// Every family's fingerprint: a number that changes whenever anything a family's files are
+/// made from changes (the records it shows, the columns its queries read, the theme templates
+/// it is rendered with, and what every page shows: site title, navigation, revision, latest
+/// month). Two equal fingerprints mean the family would render the same bytes. Each value
+/// several families read is hashed once.
 pub fn fingerprints(families: &[PageFamily], inputs: &SiteInputs<'_>) -> BTreeMap<PageFamily, u64> {
     let fingerprinter = Fingerprinter::new(inputs);
     families
@@ -747,29 +742,18 @@ fn stp_folder(area: &AreaSummary) -> String {
 }
 
 impl<'a> Renderer<'a> {
-    fn family(&mut self, family: &PageFamily) {
-        let snapshot = self.inputs.snapshot;
-        match family {
-            PageFamily::Static => {
-                for (path, bytes) in &snapshot.theme.static_files {
+    fn work(&mut self, work: &Work<'_>) {
+        match work {
+            Work::ReportPage(report, area) => self.report_page(report, area.as_ref()),
+            Work::Template(template) => self.template_page(template),
+            Work::Static => {
+                for (path, bytes) in &self.inputs.snapshot.theme.static_files {
                     self.site.insert(format!("static/{path}"), bytes.clone());
                 }
             }
-            PageFamily::Report(id) => {
-                if let Some(report) = snapshot.reports.iter().find(|r| &r.value.id == id) {
-                    for area in crate::analyse::reports::expansion_areas(&report.value, snapshot) {
-                        self.report_page(report, area.as_ref());
-                    }
-                }
-            }
-            PageFamily::Template(id) => {
-                if let Some(template) = snapshot.templates.iter().find(|t| &t.value.id == id) {
-                    self.template_page(template);
-                }
-            }
-            PageFamily::TemplatesIndex => self.templates_index(),
-            PageFamily::Quality => self.quality_page(),
-            PageFamily::Method => self.method_page(),
+            Work::TemplatesIndex => self.templates_index(),
+            Work::Quality => self.quality_page(),
+            Work::Method => self.method_page(),
         }
     }
 
