@@ -32,6 +32,14 @@ fn site_repo() -> Repo {
     repo
 }
 
+/// The preview of `repo` after its first build.
+fn served(repo: &Repo) -> Arc<AppState> {
+    let state = AppState::new(repo.root().to_path_buf());
+    let done = state.build_all();
+    assert!(done.ok(), "{:?}", state.preview.read().unwrap().problems);
+    state
+}
+
 /// What a fresh build of the work tree makes.
 fn fresh_site(repo: &Repo) -> careplans::site::Site {
     let mut build = Build::open(repo.root(), None, Month::current()).unwrap();
@@ -78,8 +86,7 @@ fn rebuild(state: &Arc<AppState>, paths: &[&str]) -> (usize, usize) {
 #[test]
 fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
     assert_exact(&state, &repo, "the first build");
 
     // (file, from, to, whether fewer pages than all must be rendered)
@@ -171,8 +178,7 @@ fn every_kind_of_edit_gives_the_site_a_full_build_gives() {
 #[test]
 fn a_static_file_is_copied_and_nothing_is_rendered() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
     let css = repo.read("site/static/careplans.css");
     repo.write(
         "site/static/careplans.css",
@@ -193,8 +199,7 @@ fn a_static_file_is_copied_and_nothing_is_rendered() {
 #[test]
 fn a_report_edit_renders_that_reports_pages_only() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
     let before = state.preview.read().unwrap().site.clone();
     repo.edit("reports/stp.yaml", "title:", "title: (edited)");
     let done = state.rebuild(&Changes::of_paths(&Paths::default(), ["reports/stp.yaml"]));
@@ -220,8 +225,7 @@ fn a_report_edit_renders_that_reports_pages_only() {
 #[test]
 fn templates_added_removed_and_broken_then_fixed_stay_exact() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
 
     // A new template: its pages appear.
     let copy = repo
@@ -283,8 +287,7 @@ fn templates_added_removed_and_broken_then_fixed_stay_exact() {
 #[test]
 fn a_broken_config_is_read_again_with_the_next_change() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
     repo.edit("careplans.toml", "[site]", "[site\n");
     let done = state.rebuild(&Changes::of_paths(&Paths::default(), ["careplans.toml"]));
     assert!(!done.ok());
@@ -339,14 +342,18 @@ fn a_title_edit_renders_the_pages_that_show_titles_and_no_others() {
     // The borough pages are rendered again for their table of templates; their charts, whose
     // results did not change, are kept as they were rendered.
     assert!(blocks.kept > blocks.made, "{blocks:?}");
+    // Exactly the families that show the title; the STP and programme pages read none.
     let families: Vec<String> = families.iter().map(|f| f.describe()).collect();
-    for shows_titles in ["report catalogue", "report overview", "report borough"] {
-        assert!(families.iter().any(|f| f == shows_titles), "{families:?}");
-    }
-    // The STP and programme pages read no title: not rendered, not changed.
-    for reads_none in ["report stp", "report programmes"] {
-        assert!(!families.iter().any(|f| f == reads_none), "{families:?}");
-    }
+    assert_eq!(
+        families,
+        [
+            "report borough",
+            "report catalogue",
+            "report overview",
+            "template urgent-care-plan",
+            "templates index",
+        ],
+    );
     let after = state.preview.read().unwrap().site.clone();
     let catalogue = String::from_utf8_lossy(after.get("catalogue.html").unwrap()).into_owned();
     assert!(
@@ -364,8 +371,7 @@ fn a_title_edit_renders_the_pages_that_show_titles_and_no_others() {
 #[test]
 fn a_file_that_came_and_went_within_the_batch_is_not_named() {
     let repo = site_repo();
-    let state = AppState::new(repo.root().to_path_buf());
-    assert!(state.build_all().ok());
+    let state = served(&repo);
     // `sed -i` writes a temporary copy beside the file and renames it over the original.
     repo.edit(
         TEMPLATE,
@@ -387,4 +393,49 @@ fn a_file_that_came_and_went_within_the_batch_is_not_named() {
     std::fs::remove_file(repo.path(removed)).unwrap();
     let done = state.rebuild(&Changes::of_paths(&Paths::default(), [removed]));
     assert!(done.log_line().starts_with(removed), "{}", done.log_line());
+}
+
+/// The README's figures for a title edit on the bundled records: which pages it renders and
+/// how many queries run again.
+#[test]
+fn a_title_edit_on_the_bundled_records_renders_45_of_113_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::copy(
+        common::project_root().join("careplans.toml"),
+        root.join("careplans.toml"),
+    )
+    .unwrap();
+    for folder in ["records", "records-schema", "reports", "site"] {
+        common::copy_dir(&common::project_root().join(folder), &root.join(folder));
+    }
+    // Committed, so each template has its version page.
+    Git::init(root).commit("Ana Analyst <ana@example.nhs.uk>", "Records");
+    let state = AppState::new(root.to_path_buf());
+    assert!(state.build_all().ok());
+    let path = "records/templates/frailty.yaml";
+    let text = std::fs::read_to_string(root.join(path)).unwrap();
+    let edited = text.replacen(
+        "title: Frailty urgent care plan",
+        "title: Frailty care plan",
+        1,
+    );
+    assert_ne!(
+        text, edited,
+        "the bundled frailty template has the expected title"
+    );
+    std::fs::write(root.join(path), edited).unwrap();
+    let done = state.rebuild(&Changes::of_paths(&Paths::default(), [path]));
+    let Outcome::Rendered {
+        pages_rendered,
+        pages_total,
+        queries,
+        ..
+    } = done.outcome
+    else {
+        panic!("{:?}", state.preview.read().unwrap().problems);
+    };
+    assert_eq!((pages_rendered, pages_total), (45, 113));
+    // One query per borough page and the overview's read the title; the rest are kept.
+    assert_eq!((queries.run, queries.run + queries.kept), (34, 174));
 }
