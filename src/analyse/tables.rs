@@ -31,11 +31,12 @@ pub struct Tables {
 impl Tables {
     /// Every table by its SQL name.
     pub fn named(&self) -> [(&'static str, &DataFrame); 4] {
+        let [metrics, areas, templates, programmes] = Self::names();
         [
-            ("metrics", &self.metrics),
-            ("areas", &self.areas),
-            ("templates", &self.templates),
-            ("programmes", &self.programmes),
+            (metrics, &self.metrics),
+            (areas, &self.areas),
+            (templates, &self.templates),
+            (programmes, &self.programmes),
         ]
     }
 
