@@ -161,3 +161,39 @@ fn the_bundled_reports_read_only_registered_tables() {
         run.stdout
     );
 }
+
+#[test]
+fn a_misspelt_column_is_reported_with_every_column_of_the_table() {
+    // Queries run over only the columns they name; a failing one is run again over whole
+    // tables, so the message lists every column (and polars' suggestion), not just those.
+    let repo = site_repo();
+    let line = sql_line(&repo);
+    repo.edit(
+        "reports/overview.yaml",
+        TREND,
+        &TREND.replace("active_plans,", "active_planz,"),
+    );
+    let run = repo.check();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let at_the_query = [line, line + 1]
+        .iter()
+        .any(|l| run.stdout.contains(&format!("reports/overview.yaml:{l}:")));
+    assert!(
+        run.stdout.contains("[report/query]") && at_the_query,
+        "{}",
+        run.stdout
+    );
+    for named in [
+        "unable to find column \"active_planz\"",
+        // Columns the query does not name, in the list of valid ones.
+        "\"pct_change_active_vs_year_ago\"",
+        "\"month_index\"",
+        "Did you mean \"active_plans\"?",
+    ] {
+        assert!(
+            run.stdout.contains(named),
+            "expected {named}:\n{}",
+            run.stdout
+        );
+    }
+}

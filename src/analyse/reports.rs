@@ -3,6 +3,7 @@
 //! report's line, so `check` and `build` report them the same way.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{AreaLevel, AreaSummary, Expand, Month, Report};
@@ -12,7 +13,7 @@ use super::query::{Queries, QueryError, QueryResult};
 use super::tables::Tables;
 
 /// The results of one page's queries, by query id.
-pub type PageResults = BTreeMap<String, QueryResult>;
+pub type PageResults = BTreeMap<String, Arc<QueryResult>>;
 
 /// The areas a report is drawn for: one page for a plain report, one per STP area or borough
 /// for an expanded one.
@@ -33,7 +34,7 @@ pub fn expansion_areas(report: &Report, snapshot: &Snapshot) -> Vec<Option<AreaS
 
 /// Replaces `$latest`, `$first` and `$year_from` (the first of the latest 12 months, or the
 /// first month when there are fewer) with the months as SQL string literals.
-fn bind_months(sql: &str, tables: &Tables) -> String {
+pub(crate) fn bind_months(sql: &str, tables: &Tables) -> String {
     let quote =
         |month: Option<Month>| month.map_or_else(|| "NULL".to_owned(), |m| format!("'{m}'"));
     let year_from = tables

@@ -9,8 +9,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use anyhow::Result;
 use polars::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
 
-use super::reads::Reads;
+use super::reads::{Columns, Reads};
 
 use crate::model::{ALL_TEMPLATES, AreaLevel, Count, Measure, Month};
 use crate::snapshot::Snapshot;
@@ -67,6 +68,27 @@ impl Tables {
         hasher.finish()
     }
 
+    /// Each table as a query reading `reads` can see it: a table it names with only the
+    /// columns it can see (in table order), any other table whole. A table none of whose
+    /// columns it names stays whole too, so its height is kept.
+    pub fn visible_to(&self, reads: &Reads) -> [(&'static str, DataFrame); 4] {
+        self.named().map(|(name, frame)| {
+            let columns = self.fingerprints.0.get(name);
+            let seen: Vec<&str> = match (&reads.columns, columns) {
+                (Columns::Named(_), Some(columns)) if reads.tables.contains(name) => columns
+                    .iter()
+                    .filter(|(_, lowercase, _)| reads.sees(lowercase))
+                    .map(|(column, _, _)| column.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match frame.select(seen.iter().copied()) {
+                Ok(narrowed) if !seen.is_empty() => (name, narrowed),
+                _ => (name, frame.clone()),
+            }
+        })
+    }
+
     /// These tables for the same counts with templates changed: a template's title, version,
     /// status or fields change the `templates` table and the `template_title` column and
     /// nothing else, so the rest (the costly part) is kept. The same as building them again.
@@ -104,13 +126,30 @@ impl Fingerprints {
     }
 
     fn table(&mut self, name: &'static str, frame: &DataFrame) {
+        // A column at a time on polars' pool: each is a pass over every value.
+        let fingerprints: Vec<std::sync::OnceLock<u64>> = frame
+            .columns()
+            .iter()
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
+        polars_core::runtime::THREAD_POOL.scope(|scope| {
+            for (column, slot) in frame.columns().iter().zip(&fingerprints) {
+                scope.spawn(move |_| {
+                    let _ = slot.set(column_fingerprint(column));
+                });
+            }
+        });
         let columns = frame
             .columns()
             .iter()
-            .map(|c| {
+            .zip(fingerprints)
+            .map(|(c, fingerprint)| {
                 let name = c.name().to_string();
                 let lowercase = name.to_lowercase();
-                (name, lowercase, column_fingerprint(c))
+                let fingerprint = fingerprint
+                    .into_inner()
+                    .unwrap_or_else(|| column_fingerprint(c));
+                (name, lowercase, fingerprint)
             })
             .collect();
         self.0.insert(name, columns);
@@ -134,44 +173,109 @@ impl Fingerprints {
 }
 
 /// A fingerprint of a column's type and every value in order (nulls included), read through
-/// its type so it costs a pass over the values and no formatting.
+/// its type so it costs a pass over the values and no formatting. The values are written to a buffer as bytes
+/// (each with its null flag, strings with their length) and hashed a buffer at a time with
+/// XXH3: a hash call per value made this most of the cost of building tables at scale.
 fn column_fingerprint(column: &Column) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    column.dtype().to_string().hash(&mut hasher);
-    column.len().hash(&mut hasher);
+    let mut hasher = Xxh3::new();
+    hasher.update(column.dtype().to_string().as_bytes());
+    hasher.update(&(column.len() as u64).to_le_bytes());
+    let mut buffer = ValueBuffer::new(&mut hasher);
     let series = column.as_materialized_series();
     let dtype = series.dtype();
     let typed = if dtype.is_integer() {
         series.cast(&DataType::Int64).ok().and_then(|s| {
-            s.i64()
-                .ok()
-                .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+            s.i64().ok().map(|v| {
+                v.iter()
+                    .for_each(|x| buffer.value(x.map(i64::to_le_bytes).as_ref().map(|b| &b[..])))
+            })
         })
     } else if dtype.is_float() {
         series.cast(&DataType::Float64).ok().and_then(|s| {
-            s.f64()
-                .ok()
-                .map(|v| v.iter().for_each(|x| x.map(f64::to_bits).hash(&mut hasher)))
+            s.f64().ok().map(|v| {
+                v.iter().for_each(|x| {
+                    buffer.value(
+                        x.map(|f| f.to_bits().to_le_bytes())
+                            .as_ref()
+                            .map(|b| &b[..]),
+                    )
+                })
+            })
         })
     } else if dtype.is_bool() {
-        series
-            .bool()
-            .ok()
-            .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+        series.bool().ok().map(|v| {
+            v.iter()
+                .for_each(|x| buffer.value(x.map(|b| [u8::from(b)]).as_ref().map(|b| &b[..])))
+        })
     } else if dtype.is_string() {
         series
             .str()
             .ok()
-            .map(|v| v.iter().for_each(|x| x.hash(&mut hasher)))
+            .map(|v| v.iter().for_each(|x| buffer.text(x)))
     } else {
         None
     };
     if typed.is_none() {
         for value in series.iter() {
-            format!("{value:?}").hash(&mut hasher);
+            buffer.text(Some(&format!("{value:?}")));
         }
     }
-    hasher.finish()
+    buffer.flush();
+    hasher.digest()
+}
+
+/// Bytes on their way to a hasher, handed over in large pieces.
+struct ValueBuffer<'h> {
+    hasher: &'h mut Xxh3,
+    bytes: Vec<u8>,
+}
+
+impl<'h> ValueBuffer<'h> {
+    const SIZE: usize = 1 << 16;
+
+    fn new(hasher: &'h mut Xxh3) -> Self {
+        ValueBuffer {
+            hasher,
+            bytes: Vec::with_capacity(Self::SIZE + 64),
+        }
+    }
+
+    /// A fixed-width value (or a null): a flag byte, then its bytes.
+    fn value(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => {
+                self.bytes.push(1);
+                self.bytes.extend_from_slice(bytes);
+            }
+            None => self.bytes.push(0),
+        }
+        self.maybe_flush();
+    }
+
+    /// A string (or a null): a flag byte, its length, then its bytes.
+    fn text(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.bytes.push(1);
+                self.bytes
+                    .extend_from_slice(&(text.len() as u64).to_le_bytes());
+                self.bytes.extend_from_slice(text.as_bytes());
+            }
+            None => self.bytes.push(0),
+        }
+        self.maybe_flush();
+    }
+
+    fn maybe_flush(&mut self) {
+        if self.bytes.len() >= Self::SIZE {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.bytes);
+        self.bytes.clear();
+    }
 }
 
 const TEMPLATE_TITLE: &str = "template_title";
@@ -379,19 +483,32 @@ fn metrics_table(
     let months: Vec<Month> = rows.iter().map(|r| r.month).collect();
     let first = months.iter().min().copied();
     let latest = months.iter().max().copied();
+    // Borrowed, not cloned, and each month written once: at scale these columns are most
+    // of the cost of building the table.
+    let month_names: HashMap<Month, String> = (months.iter().copied())
+        .collect::<std::collections::HashSet<Month>>()
+        .into_iter()
+        .map(|m| (m, m.to_string()))
+        .collect();
+    let borrowed = |name: &str, values: Vec<&str>| Column::new(name.into(), values);
     let mut columns = vec![
-        text_column("month", rows.iter().map(|r| r.month.to_string()).collect()),
+        borrowed(
+            "month",
+            rows.iter()
+                .map(|r| month_names[&r.month].as_str())
+                .collect(),
+        ),
         Column::new(
             "month_index".into(),
             rows.iter().map(|r| r.month.index()).collect::<Vec<_>>(),
         ),
-        text_column(
+        borrowed(
             "area_code",
-            rows.iter().map(|r| r.area_code.clone()).collect(),
+            rows.iter().map(|r| r.area_code.as_str()).collect(),
         ),
-        text_column(
+        borrowed(
             "template",
-            rows.iter().map(|r| r.template.clone()).collect(),
+            rows.iter().map(|r| r.template.as_str()).collect(),
         ),
     ];
     for measure in Measure::ALL {

@@ -400,11 +400,15 @@ impl Build {
             return Vec::new();
         };
         let queries = Queries::new(&kept.tables, &self.queries);
-        self.snapshot
-            .reports
-            .iter()
-            .flat_map(|report| analyse::reports::check_report(report, &self.snapshot, &queries))
-            .collect()
+        let snapshot = &self.snapshot;
+        // On polars' pool, where a query's steps run without being handed over to it.
+        polars_core::runtime::THREAD_POOL.install(|| {
+            snapshot
+                .reports
+                .iter()
+                .flat_map(|report| analyse::reports::check_report(report, snapshot, &queries))
+                .collect()
+        })
     }
 
     /// Walks the git history again if the commit it starts from moved.

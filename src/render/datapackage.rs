@@ -4,7 +4,7 @@
 //! tools can load the figures without guessing. Each resource is recorded where its file is
 //! written; this module only describes and assembles.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::model::ColumnFormat;
 
@@ -122,35 +122,72 @@ pub fn json_resource(path: &str, title: &str, description: &str) -> Resource {
     }
 }
 
-fn field_json(field: &FieldSpec) -> Value {
-    let mut out = json!({ "name": field.name });
-    let object = out.as_object_mut().expect("a field is an object");
-    match field.kind {
-        FieldKind::YearMonth => {
-            object.insert("type".into(), json!("yearmonth"));
-        }
-        FieldKind::Text => {
-            object.insert("type".into(), json!("string"));
-        }
-        FieldKind::Number => {
-            object.insert("type".into(), json!("number"));
-        }
-        FieldKind::Shown { percent } => {
-            // `number`, not `integer`: Table Schema readers honour groupChar on numbers.
-            object.insert("type".into(), json!("number"));
-            object.insert("groupChar".into(), json!(","));
-            if percent {
-                object.insert("bareNumber".into(), json!(false));
-            }
-        }
-    }
-    object.insert("missingValues".into(), json!(field.missing));
-    out
+/// A Table Schema field as the package writes it.
+#[derive(Serialize)]
+struct FieldJson<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "groupChar", skip_serializing_if = "Option::is_none")]
+    group_char: Option<&'static str>,
+    #[serde(rename = "bareNumber", skip_serializing_if = "Option::is_none")]
+    bare_number: Option<bool>,
+    #[serde(rename = "missingValues")]
+    missing_values: &'a [String],
 }
 
-/// The descriptor of every resource, in site order.
+fn field_json(field: &FieldSpec) -> FieldJson<'_> {
+    let (kind, group_char, bare_number) = match field.kind {
+        FieldKind::YearMonth => ("yearmonth", None, None),
+        FieldKind::Text => ("string", None, None),
+        FieldKind::Number => ("number", None, None),
+        // `number`, not `integer`: Table Schema readers honour groupChar on numbers.
+        FieldKind::Shown { percent } => ("number", Some(","), percent.then_some(false)),
+    };
+    FieldJson {
+        name: &field.name,
+        kind,
+        group_char,
+        bare_number,
+        missing_values: &field.missing,
+    }
+}
+
+#[derive(Serialize)]
+struct Schema<'a> {
+    fields: Vec<FieldJson<'a>>,
+}
+
+/// One resource as the package writes it: a CSV table (with its schema) or a JSON file.
+#[derive(Serialize)]
+struct ResourceJson<'a> {
+    name: String,
+    path: &'a str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    format: &'static str,
+    mediatype: &'static str,
+    encoding: &'static str,
+    title: &'a str,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<Schema<'a>>,
+}
+
+#[derive(Serialize)]
+struct Package<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    name: &'static str,
+    title: String,
+    description: &'static str,
+    resources: Vec<ResourceJson<'a>>,
+}
+
+/// The descriptor of every resource, in site order. Written straight from structs (not
+/// through a `serde_json::Value` tree): a preview rewrites it whenever a download changes.
 pub fn datapackage(site_title: &str, resources: &[&Resource]) -> String {
-    let resources: Vec<Value> = resources
+    let resources = resources
         .iter()
         .map(|resource| {
             let file = resource
@@ -159,36 +196,40 @@ pub fn datapackage(site_title: &str, resources: &[&Resource]) -> String {
                 .unwrap_or(&resource.path);
             let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
             match &resource.fields {
-                Some(fields) => json!({
-                    "name": stem,
-                    "path": file,
-                    "type": "table",
-                    "format": "csv",
-                    "mediatype": "text/csv",
-                    "encoding": "utf-8",
-                    "title": resource.title,
-                    "description": resource.description,
-                    "schema": { "fields": fields.iter().map(field_json).collect::<Vec<_>>() },
-                }),
-                None => json!({
-                    "name": format!("{stem}-json"),
-                    "path": file,
-                    "format": "json",
-                    "mediatype": "application/json",
-                    "encoding": "utf-8",
-                    "title": resource.title,
-                    "description": resource.description,
-                }),
+                Some(fields) => ResourceJson {
+                    name: stem.to_owned(),
+                    path: file,
+                    kind: Some("table"),
+                    format: "csv",
+                    mediatype: "text/csv",
+                    encoding: "utf-8",
+                    title: &resource.title,
+                    description: &resource.description,
+                    schema: Some(Schema {
+                        fields: fields.iter().map(field_json).collect(),
+                    }),
+                },
+                None => ResourceJson {
+                    name: format!("{stem}-json"),
+                    path: file,
+                    kind: None,
+                    format: "json",
+                    mediatype: "application/json",
+                    encoding: "utf-8",
+                    title: &resource.title,
+                    description: &resource.description,
+                    schema: None,
+                },
             }
         })
         .collect();
-    let package = json!({
-        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
-        "name": "careplans-figures",
-        "title": format!("{site_title}: the figures behind every page"),
-        "description": "Every chart, table and map of the site as CSV, and each page's query results as JSON. Counts are disclosure-controlled: `*` in a CSV (and null in JSON) is a suppressed count or a figure withheld because a count it needs is suppressed. Counts are rounded to the nearest 5; rates are computed from the published counts.",
-        "resources": resources,
-    });
+    let package = Package {
+        schema: "https://datapackage.org/profiles/2.0/datapackage.json",
+        name: "careplans-figures",
+        title: format!("{site_title}: the figures behind every page"),
+        description: "Every chart, table and map of the site as CSV, and each page's query results as JSON. Counts are disclosure-controlled: `*` in a CSV (and null in JSON) is a suppressed count or a figure withheld because a count it needs is suppressed. Counts are rounded to the nearest 5; rates are computed from the published counts.",
+        resources,
+    };
     let mut text = serde_json::to_string_pretty(&package).unwrap_or_default();
     text.push('\n');
     text
@@ -197,6 +238,7 @@ pub fn datapackage(site_title: &str, resources: &[&Resource]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn a_csv_resource_has_its_columns_and_missing_values() {

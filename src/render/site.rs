@@ -241,7 +241,8 @@ fn family_jobs<'s>(
     }
 }
 
-/// Runs the jobs side by side on as many threads as the machine has, each thread taking the
+/// Runs the jobs side by side on polars' thread pool (one thread per core unless
+/// `POLARS_MAX_THREADS` says otherwise), each thread taking the
 /// next job not yet taken, and returns what each made in the jobs' order: the same result
 /// as one thread running them in order.
 fn run_jobs(
@@ -249,8 +250,8 @@ fn run_jobs(
     jobs: &[Job<'_>],
     bases: &[(PageFamily, u64)],
 ) -> Vec<JobOutput> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    let threads = polars_core::runtime::THREAD_POOL
+        .current_num_threads()
         .min(jobs.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let finished = Mutex::new(0usize);
@@ -282,21 +283,28 @@ fn run_jobs(
             }
         }
     };
+    // On polars' own thread pool: a query run from one of its threads runs there, where from
+    // any other thread each step of it is handed to the pool and waited for (half the time of
+    // a small query went on that hand-over).
+    let pool = &polars_core::runtime::THREAD_POOL;
     let made: Vec<(usize, JobOutput)> = if threads < 2 {
-        work(renderer.part())
+        let part = renderer.part();
+        pool.install(|| work(part))
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    let part = renderer.part();
-                    scope.spawn(|| work(part))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
+        let made = Mutex::new(Vec::new());
+        pool.scope(|scope| {
+            for _ in 0..threads {
+                let part = renderer.part();
+                let (work, made) = (&work, &made);
+                scope.spawn(move |_| {
+                    let output = work(part);
+                    made.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(output);
+                });
+            }
+        });
+        made.into_inner().unwrap_or_else(|e| e.into_inner())
     };
     let mut ordered: Vec<Option<JobOutput>> = (0..jobs.len()).map(|_| None).collect();
     for (index, output) in made {

@@ -33,7 +33,7 @@ fn text_cell(text: impl Into<String>) -> CellView {
 
 impl Renderer<'_> {
     /// Runs a query of careplans' own, or records why it failed at `path`.
-    fn own_query(&mut self, sql: &str, path: &str) -> Option<QueryResult> {
+    fn own_query(&mut self, sql: &str, path: &str) -> Option<std::sync::Arc<QueryResult>> {
         match self.inputs.queries.run(sql, None) {
             Ok(result) => Some(result),
             Err(error) => {

@@ -238,12 +238,32 @@ pub(super) fn page_json(
     area: Option<&AreaSummary>,
     results: &PageResults,
 ) -> String {
-    serde_json::to_string_pretty(&serde_json::json!({
-        "page": path,
-        "title": title,
-        "area": area.map(|a| serde_json::json!({ "code": a.code, "name": a.name, "level": a.level })),
-        "note": "null is a suppressed count (1 to the threshold) or a figure withheld because a count it needs is suppressed",
-        "queries": results,
-    }))
+    // Written straight from these structs, not through a `serde_json::Value`: the same text
+    // (fields in this order) without copying every result into a tree first.
+    #[derive(Serialize)]
+    struct PageArea<'a> {
+        code: &'a str,
+        name: &'a str,
+        level: &'a crate::model::AreaLevel,
+    }
+    #[derive(Serialize)]
+    struct PageJson<'a> {
+        page: &'a str,
+        title: &'a str,
+        area: Option<PageArea<'a>>,
+        note: &'a str,
+        queries: &'a PageResults,
+    }
+    serde_json::to_string_pretty(&PageJson {
+        page: path,
+        title,
+        area: area.map(|a| PageArea {
+            code: &a.code,
+            name: &a.name,
+            level: &a.level,
+        }),
+        note: "null is a suppressed count (1 to the threshold) or a figure withheld because a count it needs is suppressed",
+        queries: results,
+    })
     .unwrap_or_default()
 }
