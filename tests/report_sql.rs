@@ -26,6 +26,13 @@ fn sql_line(repo: &Repo) -> usize {
     text[..at].lines().count()
 }
 
+/// Whether `check`'s output puts a problem at the query (its `sql:` key's line or the next).
+fn at_query_line(stdout: &str, line: usize) -> bool {
+    [line, line + 1]
+        .iter()
+        .any(|l| stdout.contains(&format!("reports/overview.yaml:{l}:")))
+}
+
 /// Puts `sql` in place of the overview's trend query and asserts check and build refuse it
 /// at that query's line, naming `found`.
 fn assert_refused(sql: &str, found: &str) {
@@ -40,11 +47,8 @@ fn assert_refused(sql: &str, found: &str) {
     );
     let run = repo.check();
     assert_eq!(run.code, 1, "{sql}\n{}\n{}", run.stdout, run.stderr);
-    let location_ok = [line, line + 1]
-        .iter()
-        .any(|l| run.stdout.contains(&format!("reports/overview.yaml:{l}:")));
     assert!(
-        run.stdout.contains("[report/forbidden-source]") && location_ok,
+        run.stdout.contains("[report/forbidden-source]") && at_query_line(&run.stdout, line),
         "{sql}: expected report/forbidden-source at line {line}\n{}",
         run.stdout
     );
@@ -175,11 +179,8 @@ fn a_misspelt_column_is_reported_with_every_column_of_the_table() {
     );
     let run = repo.check();
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    let at_the_query = [line, line + 1]
-        .iter()
-        .any(|l| run.stdout.contains(&format!("reports/overview.yaml:{l}:")));
     assert!(
-        run.stdout.contains("[report/query]") && at_the_query,
+        run.stdout.contains("[report/query]") && at_query_line(&run.stdout, line),
         "{}",
         run.stdout
     );

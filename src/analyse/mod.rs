@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod evidence;
 pub mod intervals;
+pub mod pool;
 pub mod query;
 pub mod reads;
 pub mod reports;

@@ -127,16 +127,10 @@ impl Fingerprints {
 
     fn table(&mut self, name: &'static str, frame: &DataFrame) {
         // A column at a time on polars' pool: each is a pass over every value.
-        let fingerprints: Vec<std::sync::OnceLock<u64>> = frame
-            .columns()
-            .iter()
-            .map(|_| std::sync::OnceLock::new())
-            .collect();
-        polars_core::runtime::THREAD_POOL.scope(|scope| {
-            for (column, slot) in frame.columns().iter().zip(&fingerprints) {
-                scope.spawn(move |_| {
-                    let _ = slot.set(column_fingerprint(column));
-                });
+        let mut fingerprints = vec![0u64; frame.width()];
+        super::pool::POOL.scope(|scope| {
+            for (column, slot) in frame.columns().iter().zip(&mut fingerprints) {
+                scope.spawn(move |_| *slot = column_fingerprint(column));
             }
         });
         let columns = frame
@@ -146,9 +140,6 @@ impl Fingerprints {
             .map(|(c, fingerprint)| {
                 let name = c.name().to_string();
                 let lowercase = name.to_lowercase();
-                let fingerprint = fingerprint
-                    .into_inner()
-                    .unwrap_or_else(|| column_fingerprint(c));
                 (name, lowercase, fingerprint)
             })
             .collect();

@@ -401,8 +401,7 @@ impl Build {
         };
         let queries = Queries::new(&kept.tables, &self.queries);
         let snapshot = &self.snapshot;
-        // On polars' pool, where a query's steps run without being handed over to it.
-        polars_core::runtime::THREAD_POOL.install(|| {
+        analyse::pool::install(|| {
             snapshot
                 .reports
                 .iter()

@@ -250,9 +250,8 @@ fn run_jobs(
     jobs: &[Job<'_>],
     bases: &[(PageFamily, u64)],
 ) -> Vec<JobOutput> {
-    let threads = polars_core::runtime::THREAD_POOL
-        .current_num_threads()
-        .min(jobs.len());
+    let pool = &crate::analyse::pool::POOL;
+    let threads = pool.current_num_threads().min(jobs.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let finished = Mutex::new(0usize);
     let work = |mut part: Renderer<'_>| {
@@ -283,10 +282,7 @@ fn run_jobs(
             }
         }
     };
-    // On polars' own thread pool: a query run from one of its threads runs there, where from
-    // any other thread each step of it is handed to the pool and waited for (half the time of
-    // a small query went on that hand-over).
-    let pool = &polars_core::runtime::THREAD_POOL;
+    // On polars' pool (see `analyse::pool`): the pages' queries run where their job runs.
     let made: Vec<(usize, JobOutput)> = if threads < 2 {
         let part = renderer.part();
         pool.install(|| work(part))
