@@ -14,6 +14,7 @@ use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
+use super::plan_index::PlanIndex;
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
 
@@ -155,6 +156,13 @@ fn group_key(cell: Expr, month: Expr, code: Expr) -> Expr {
     .alias("key")
 }
 
+/// `group_key` of one row's values.
+fn pack_key(cell: Option<u32>, month: Option<i64>, code: u8) -> u64 {
+    cell.map_or(NO_CELL, u64::from) * (1 << 32)
+        + month.map_or(NO_MONTH, |month| month as u64) * 8
+        + u64::from(code)
+}
+
 /// The key of a group by cell and month alone.
 fn cell_month_key(cell: Expr, month: Expr) -> Expr {
     group_key(cell, month, lit(0u64))
@@ -193,28 +201,10 @@ fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
 
 /// What an event is, as a number small enough for a group key's last three bits: a view by
 /// the `i`th viewing service is `i`, a view by a service the extract should not have is
-/// `UNKNOWN_VIEW`, and anything else (an update) is `NOT_A_VIEW`.
+/// `UNKNOWN_VIEW`, and anything else (an update) is `NOT_A_VIEW` (see `event_key`).
 const UNKNOWN_VIEW: u8 = VIEWING_SERVICES.len() as u8;
 const NOT_A_VIEW: u8 = UNKNOWN_VIEW + 1;
 const _: () = assert!(NOT_A_VIEW < 8, "event codes must fit in three bits");
-
-fn event_code() -> Expr {
-    let service = col("service").map(
-        |values: Column| {
-            let codes: UInt32Chunked = unary_elementwise(values.str()?, |cell: Option<&str>| {
-                let code =
-                    cell.and_then(|cell| VIEWING_SERVICES.iter().position(|s| s.id() == cell));
-                Some(u32::from(code.map_or(UNKNOWN_VIEW, |i| i as u8)))
-            });
-            Ok(codes.into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::UInt32)),
-    );
-    when(col("kind").eq(lit("view")))
-        .then(service)
-        .otherwise(lit(u32::from(NOT_A_VIEW)))
-        .alias("code")
-}
 
 /// A 64-bit FNV-1a hash of each plan id. Counting the distinct hashes finds a plan listed
 /// twice in the aggregation's own pass over the plans, holding eight bytes a plan where
@@ -233,6 +223,77 @@ fn id_hash() -> Expr {
         },
         |_, field| Ok(Field::new(field.name().clone(), DataType::UInt64)),
     )
+}
+
+/// Each event's group key (`group_key`: its plan's cell in the event's month, the month, and
+/// `event_code`), from its `plan_id`, `timestamp`, `service` and `kind`, in one pass. An event
+/// whose plan is not in `plans` has no cell.
+fn event_key(plans: Arc<PlanIndex>) -> Expr {
+    col("plan_id")
+        .map_many(
+            move |columns: &mut [Column]| {
+                let [ids, timestamps, services, kinds] = columns else {
+                    polars_bail!(ComputeError: "event_key takes four columns");
+                };
+                let [ids, timestamps, services, kinds] =
+                    [ids, timestamps, services, kinds].map(|c| c.str().map(|c| c.rechunk()));
+                let (ids, timestamps, services, kinds) = (ids?, timestamps?, services?, kinds?);
+                let (ids, timestamps) = (ids.downcast_as_array(), timestamps.downcast_as_array());
+                let (services, kinds) = (services.downcast_as_array(), kinds.downcast_as_array());
+                let rows = ids.len();
+                if [timestamps.len(), services.len(), kinds.len()] != [rows; 3] {
+                    polars_bail!(ComputeError: "event_key's columns differ in length");
+                }
+                let keys: Vec<u64> = (0..rows)
+                    .map(|row| {
+                        let month = timestamps.get(row).and_then(month_of);
+                        let cell = ids
+                            .get(row)
+                            .and_then(|id| plans.of_event(id, month))
+                            .and_then(|plan| plan.cell);
+                        let code = match kinds.get(row) {
+                            Some("view") => services
+                                .get(row)
+                                .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
+                                .map_or(UNKNOWN_VIEW, |i| i as u8),
+                            _ => NOT_A_VIEW,
+                        };
+                        pack_key(cell, month, code)
+                    })
+                    .collect();
+                Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
+            },
+            &[col("timestamp"), col("service"), col("kind")],
+            |_, _| Ok(Field::new("key".into(), DataType::UInt64)),
+        )
+        .alias("key")
+}
+
+/// An update's review (`pid << 32 | month`, as `review_changes` reads them), from its
+/// `plan_id` and `timestamp`; null when its plan is not in `plans` or its month is unknown.
+fn update_review(plans: Arc<PlanIndex>) -> Expr {
+    col("plan_id")
+        .map_many(
+            move |columns: &mut [Column]| {
+                let [ids, timestamps] = columns else {
+                    polars_bail!(ComputeError: "update_review takes two columns");
+                };
+                let reviews: UInt64Chunked = ids
+                    .str()?
+                    .iter()
+                    .zip(timestamps.str()?.iter())
+                    .map(|(id, timestamp)| {
+                        let pid = plans.pid(id?)?;
+                        let month = timestamp.and_then(month_of)?;
+                        Some((u64::from(pid) << 32) + month as u64)
+                    })
+                    .collect();
+                Ok(reviews.with_name("review".into()).into_column())
+            },
+            &[col("timestamp")],
+            |_, _| Ok(Field::new("review".into(), DataType::UInt64)),
+        )
+        .alias("review")
 }
 
 /// Unions whose order nothing depends on (each is grouped, or sorted, next). The streaming
@@ -560,49 +621,19 @@ pub fn aggregate_extract(
             sum("pref"),
             sum("dipp"),
         ]);
-    // All events, views and updates, are joined to their plans: one left join both counts
-    // views and finds events whose plan is missing (no cell after the join). Each event is
-    // reduced to numbers before the join (its month, what it is, whether it is suspect), so
-    // the join carries no text but the plan id it matches on, and the group-by only counts.
+    // All events, views and updates, find their plan in one index of the plans' ids: that
+    // both counts views and finds events whose plan is missing (no cell). Each event is reduced
+    // to its group's key in one pass over its four columns, so the group-by only counts.
+    let plan_index =
+        PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let events_table = scan_files(events_files, Table::Events, format, false)?;
-    let event_cell = when(
-        col("changed_index")
-            .is_not_null()
-            .and(col("event_month").gt_eq(col("changed_index"))),
-    )
-    .then(col("cell_now"))
-    .otherwise(col("cell_first"));
-    let joined = events_table
+    let events = events_table
         .clone()
         .select([
-            col("plan_id"),
-            month_index("timestamp").alias("event_month"),
-            event_code(),
+            event_key(plan_index.clone()),
             suspects.1.cast(DataType::UInt64).alias("suspect"),
         ])
-        .join(
-            plans.clone().select([
-                col("plan_id"),
-                col("pid"),
-                col("cell_first"),
-                col("cell_now"),
-                col("changed_index"),
-            ]),
-            [col("plan_id")],
-            [col("plan_id")],
-            // The plans are the smaller side: hash them, stream the events past.
-            JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight)),
-        )
-        .select([
-            col("cell_first"),
-            col("cell_now"),
-            col("changed_index"),
-            col("event_month"),
-            col("code"),
-            col("suspect"),
-        ]);
-    let events = joined
-        .group_by([group_key(event_cell, col("event_month"), col("code"))])
+        .group_by([col("key")])
         .agg([
             len().cast(DataType::UInt64).alias("events"),
             col("suspect").sum().alias("suspect"),
@@ -619,18 +650,11 @@ pub fn aggregate_extract(
     let reviews = concat(
         [
             plans.clone().select([review(col("created_index"))]),
-            // The updates alone are joined again (a tenth of the events): taking them from
-            // the views' join was no faster, and held more memory.
+            // The updates are read again, in a scan of their own (a tenth of the events):
+            // taking them from the views' pass was no faster, and held more memory.
             events_table
                 .filter(col("kind").eq(lit("update")))
-                .select([col("plan_id"), month_index("timestamp").alias("month")])
-                .join(
-                    plans.clone().select([col("plan_id"), col("pid")]),
-                    [col("plan_id")],
-                    [col("plan_id")],
-                    JoinArgs::new(JoinType::Inner).with_build_side(Some(JoinBuildSide::ForceRight)),
-                )
-                .select([review(col("month"))]),
+                .select([update_review(plan_index)]),
         ],
         unordered(),
     )?
