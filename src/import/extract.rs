@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
 use polars::chunked_array::ops::arity::unary_elementwise;
@@ -206,29 +206,39 @@ const UNKNOWN_VIEW: u8 = VIEWING_SERVICES.len() as u8;
 const NOT_A_VIEW: u8 = UNKNOWN_VIEW + 1;
 const _: () = assert!(NOT_A_VIEW < 8, "event codes must fit in three bits");
 
-/// A 64-bit FNV-1a hash of each plan id. Counting the distinct hashes finds a plan listed
-/// twice in the aggregation's own pass over the plans, holding eight bytes a plan where
-/// counting the distinct ids themselves took a pass of its own and a gigabyte at 10M plans;
-/// equal ids hash alike, so distinct hashes as many as the plans prove the ids distinct.
-fn id_hash() -> Expr {
-    col("plan_id").map(
-        |values: Column| {
-            let hashes: UInt64Chunked = unary_elementwise(values.str()?, |id: Option<&str>| {
-                let bytes = id.unwrap_or("").as_bytes();
-                Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-                    (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-                }))
-            });
-            Ok(hashes.into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::UInt64)),
-    )
+/// A review as `review_changes` reads it: the plan's row and the month, in one number
+/// (`pid << 32 | month`; months are 0..2^29, see `group_key`).
+fn review(pid: u32, month: i64) -> u64 {
+    (u64::from(pid) << 32) + month as u64
+}
+
+/// The reviews the events pass finds, gathered morsel by morsel. Reading them there saves a
+/// second scan of the events table (a run of its own, filtered to the updates, joined to the
+/// plans again). A morsel seen twice would only repeat reviews, which change nothing: a
+/// repeated month is no gap and moves no stretch's ends.
+#[derive(Default)]
+struct Updates(Mutex<Vec<u64>>);
+
+impl Updates {
+    fn add(&self, reviews: Vec<u64>) {
+        if !reviews.is_empty() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(reviews);
+        }
+    }
+
+    fn take(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Each event's group key (`group_key`: its plan's cell in the event's month, the month, and
-/// `event_code`), from its `plan_id`, `timestamp`, `service` and `kind`, in one pass. An event
-/// whose plan is not in `plans` has no cell.
-fn event_key(plans: Arc<PlanIndex>) -> Expr {
+/// its code: `UNKNOWN_VIEW`, `NOT_A_VIEW`), from its `plan_id`, `timestamp`, `service` and
+/// `kind`, in one pass. An event whose plan is not in `plans` has no cell. Each update of a
+/// known plan in a known month is also put in `updates` as a review, as the events go by.
+fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>) -> Expr {
     col("plan_id")
         .map_many(
             move |columns: &mut [Column]| {
@@ -244,56 +254,34 @@ fn event_key(plans: Arc<PlanIndex>) -> Expr {
                 if [timestamps.len(), services.len(), kinds.len()] != [rows; 3] {
                     polars_bail!(ComputeError: "event_key's columns differ in length");
                 }
+                let mut reviews = Vec::new();
                 let keys: Vec<u64> = (0..rows)
                     .map(|row| {
                         let month = timestamps.get(row).and_then(month_of);
-                        let cell = ids
-                            .get(row)
-                            .and_then(|id| plans.of_event(id, month))
-                            .and_then(|plan| plan.cell);
+                        let plan = ids.get(row).and_then(|id| plans.of_event(id, month));
                         let code = match kinds.get(row) {
                             Some("view") => services
                                 .get(row)
                                 .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
                                 .map_or(UNKNOWN_VIEW, |i| i as u8),
+                            Some("update") => {
+                                if let (Some(plan), Some(month)) = (plan, month) {
+                                    reviews.push(review(plan.pid, month));
+                                }
+                                NOT_A_VIEW
+                            }
                             _ => NOT_A_VIEW,
                         };
-                        pack_key(cell, month, code)
+                        pack_key(plan.and_then(|plan| plan.cell), month, code)
                     })
                     .collect();
+                updates.add(reviews);
                 Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
             },
             &[col("timestamp"), col("service"), col("kind")],
             |_, _| Ok(Field::new("key".into(), DataType::UInt64)),
         )
         .alias("key")
-}
-
-/// An update's review (`pid << 32 | month`, as `review_changes` reads them), from its
-/// `plan_id` and `timestamp`; null when its plan is not in `plans` or its month is unknown.
-fn update_review(plans: Arc<PlanIndex>) -> Expr {
-    col("plan_id")
-        .map_many(
-            move |columns: &mut [Column]| {
-                let [ids, timestamps] = columns else {
-                    polars_bail!(ComputeError: "update_review takes two columns");
-                };
-                let reviews: UInt64Chunked = ids
-                    .str()?
-                    .iter()
-                    .zip(timestamps.str()?.iter())
-                    .map(|(id, timestamp)| {
-                        let pid = plans.pid(id?)?;
-                        let month = timestamp.and_then(month_of)?;
-                        Some((u64::from(pid) << 32) + month as u64)
-                    })
-                    .collect();
-                Ok(reviews.with_name("review".into()).into_column())
-            },
-            &[col("timestamp")],
-            |_, _| Ok(Field::new("review".into(), DataType::UInt64)),
-        )
-        .alias("review")
 }
 
 /// Unions whose order nothing depends on (each is grouped, or sorted, next). The streaming
@@ -347,10 +335,9 @@ fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
 /// episode's to the earlier of their ends. One walk over the sorted reviews, looking each
 /// plan up by its row: grouping the stretches and joining them to the episodes cost polars
 /// two hash tables of every plan.
-fn review_changes(reviews: &UInt64Chunked, plans: &DataFrame, cells: usize) -> Result<Vec<Group>> {
+fn review_changes(mut reviews: Vec<u64>, plans: &DataFrame, cells: usize) -> Result<Vec<Group>> {
     // Sorted here: polars' sort of the same column, inside the streaming run, held many
     // times the column's size.
-    let mut reviews: Vec<u64> = reviews.into_no_null_iter().collect();
     reviews.sort_unstable();
     let months_of = |name: &str| -> Result<Int64Chunked> {
         Ok(plans.column(name)?.i64()?.rechunk().into_owned())
@@ -440,19 +427,14 @@ pub struct Anomalies {
     pub suspect_rows: u64,
     /// Events whose plan is not in the plans table.
     pub unknown_plan_events: u64,
-    /// Plans less the distinct hashes of their ids (`id_hash`): above zero when a plan is
-    /// listed twice, or, very rarely, when two ids share a hash.
-    pub repeated_id_hashes: u64,
+    /// Plans whose id an earlier row of the plans table already has (`PlanIndex`).
+    pub repeated_ids: u64,
 }
 
 impl Anomalies {
+    /// Whether anything was seen that the check must refuse.
     pub fn any(&self) -> bool {
-        self.rows_refused() || self.repeated_id_hashes > 0
-    }
-
-    /// Whether rows were seen that the check must refuse, whatever the plan ids' hashes say.
-    pub fn rows_refused(&self) -> bool {
-        self.suspect_rows > 0 || self.unknown_plan_events > 0
+        self.suspect_rows > 0 || self.unknown_plan_events > 0 || self.repeated_ids > 0
     }
 }
 
@@ -626,11 +608,10 @@ pub fn aggregate_extract(
     // to its group's key in one pass over its four columns, so the group-by only counts.
     let plan_index =
         PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let events_table = scan_files(events_files, Table::Events, format, false)?;
-    let events = events_table
-        .clone()
+    let updates = Arc::new(Updates::default());
+    let events = scan_files(events_files, Table::Events, format, false)?
         .select([
-            event_key(plan_index.clone()),
+            event_key(plan_index.clone(), updates.clone()),
             suspects.1.cast(DataType::UInt64).alias("suspect"),
         ])
         .group_by([col("key")])
@@ -639,37 +620,11 @@ pub fn aggregate_extract(
             col("suspect").sum().alias("suspect"),
         ]);
 
-    // Reviews: a plan is current while a creation or an update lies in the last 12 months.
-    // A review is one number, `pid << 32 | month` (months are 0..2^29, see `group_key`), and
-    // polars only collects them; `review_changes` sorts and walks them. (Repeats need not be
-    // dropped: a repeated month is no gap and moves no stretch's ends.)
-    let review = |month: Expr| {
-        (col("pid").cast(DataType::UInt64) * lit(1u64 << 32) + month.cast(DataType::UInt64))
-            .alias("review")
-    };
-    let reviews = concat(
-        [
-            plans.clone().select([review(col("created_index"))]),
-            // The updates are read again, in a scan of their own (a tenth of the events):
-            // taking them from the views' pass was no faster, and held more memory.
-            events_table
-                .filter(col("kind").eq(lit("update")))
-                .select([update_review(plan_index)]),
-        ],
-        unordered(),
-    )?
-    .drop_nulls(None);
-
-    let ids = plans.clone().select([
-        len().cast(DataType::UInt64).alias("plans"),
-        id_hash().n_unique().cast(DataType::UInt64).alias("hashes"),
-    ]);
-
-    // One streaming run for the five queries that count: they share the plans held in
-    // memory, and the views read the events table.
+    // One streaming run for the four queries that count: they share the plans held in
+    // memory, and the events query reads the events table (and gathers the updates).
     let opt_state = starts.get_current_optimizations();
     let frames = LazyFrame::collect_all_with_engine(
-        [starts, moves, deaths, events, ids]
+        [starts, moves, deaths, events]
             .into_iter()
             .map(|frame| frame.logical_plan)
             .collect(),
@@ -677,20 +632,25 @@ pub fn aggregate_extract(
         opt_state,
     )
     .map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let [starts, moves, deaths, events, ids]: [DataFrame; 5] = frames.try_into().map_err(|_| {
-        anyhow!("aggregation failed: five queries gave a different number of results")
+    let [starts, moves, deaths, events]: [DataFrame; 4] = frames.try_into().map_err(|_| {
+        anyhow!("aggregation failed: four queries gave a different number of results")
     })?;
-    // The reviews read the events table again, in a run of their own: sharing its scan with
-    // the views made the engine hold the events the slower reader had not yet taken (7 GB at
-    // 100M events), and was slower.
-    let reviews = collect_streaming(reviews).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    // Reviews: a plan is current while a creation or an update lies in the last 12 months.
+    // Polars only counts; `review_changes` sorts the reviews and walks them.
+    let created = plans_frame.column("created_index")?.i64()?;
+    let mut reviews: Vec<u64> = created
+        .iter()
+        .enumerate()
+        .filter_map(|(pid, month)| Some(review(u32::try_from(pid).ok()?, month?)))
+        .collect();
+    reviews.extend(updates.take());
     let starts = groups_of(&starts, &["plans", "cpr", "pref", "suspect"])?;
     let moves = groups_of(
         &moves,
         &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
     )?;
     let reviewed = review_changes(
-        reviews.column("review")?.u64()?,
+        reviews,
         &plans_frame,
         reference.boroughs.len() * reference.templates.len(),
     )?;
@@ -700,8 +660,7 @@ pub fn aggregate_extract(
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.values[3]).sum::<u64>();
     anomalies.suspect_rows += events.iter().map(|g| g.values[1]).sum::<u64>();
-    let count = |name: &str| -> Result<u64> { Ok(ids.column(name)?.u64()?.get(0).unwrap_or(0)) };
-    anomalies.repeated_id_hashes = count("plans")?.saturating_sub(count("hashes")?);
+    anomalies.repeated_ids = plan_index.repeated_ids();
     anomalies.unknown_plan_events = events
         .iter()
         .filter(|g| g.cell.is_none())
@@ -858,8 +817,7 @@ mod tests {
             "cell_now" => [Some(2u32)],
         )
         .unwrap();
-        let reviews = UInt64Chunked::from_slice("review".into(), &[30, 5, 0, 5]);
-        let groups = review_changes(&reviews, &plans, 4).unwrap();
+        let groups = review_changes(vec![30, 5, 0, 5], &plans, 4).unwrap();
         let seen: Vec<_> = groups
             .iter()
             .map(|g| (g.cell, g.month, g.values.clone()))

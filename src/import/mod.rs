@@ -307,8 +307,6 @@ fn aggregate_extract(
             }
             match outcome {
                 Err(error) => return Err(error),
-                // Two different plan ids with one hash, and nothing else amiss.
-                Ok(aggregated) if !aggregated.anomalies.rows_refused() => aggregated,
                 Ok(_) => bail!("the extract has malformed rows that could not be located"),
             }
         }

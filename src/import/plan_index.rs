@@ -22,6 +22,8 @@ pub struct PlanIndex {
     ids: IdArray,
     table: HashTable<u32>,
     plans: Vec<Cells>,
+    /// Rows whose id an earlier row has.
+    repeated: u64,
 }
 
 /// Where one plan's events count.
@@ -50,7 +52,8 @@ pub struct PlanOfEvent {
 impl PlanIndex {
     /// The index of the collected plans (`pid` is the row): their `plan_id`, `cell_first`,
     /// `cell_now` and `changed_index` columns. A plan listed twice is found under its first
-    /// row; the aggregation refuses such an extract anyway (`Anomalies::repeated_id_hashes`).
+    /// row; the aggregation refuses such an extract anyway (`Anomalies::repeated_ids`,
+    /// from [`PlanIndex::repeated_ids`]).
     pub fn new(plans: &DataFrame) -> PolarsResult<Arc<PlanIndex>> {
         let ids = plans.column("plan_id")?.str()?.rechunk();
         let ids = ids.downcast_as_array().clone();
@@ -72,6 +75,7 @@ impl PlanIndex {
             })
             .collect();
         let mut table = HashTable::with_capacity(ids.len());
+        let mut repeated = 0;
         for (pid, id) in ids.iter().enumerate() {
             // A plan with no id matches no event (polars' joins do not match nulls either).
             let Some(id) = id else { continue };
@@ -83,9 +87,22 @@ impl PlanIndex {
                 table.insert_unique(hash, pid as u32, |&other: &u32| {
                     xxh3_64(ids.value(other as usize).as_bytes())
                 });
+            } else {
+                repeated += 1;
             }
         }
-        Ok(Arc::new(PlanIndex { ids, table, plans }))
+        Ok(Arc::new(PlanIndex {
+            ids,
+            table,
+            plans,
+            repeated,
+        }))
+    }
+
+    /// How many plans have an id an earlier plan has: a plan listed twice (which would be
+    /// counted twice), found exactly, ids compared as text.
+    pub fn repeated_ids(&self) -> u64 {
+        self.repeated
     }
 
     /// The row of the plan with this id.
@@ -167,6 +184,7 @@ mod tests {
     fn a_repeated_id_is_found_under_its_first_row() {
         let index = PlanIndex::new(&plans()).unwrap();
         assert_eq!(index.pid("P-A"), Some(0));
+        assert_eq!(index.repeated_ids(), 1);
     }
 
     #[test]
@@ -185,5 +203,6 @@ mod tests {
             assert_eq!(index.pid(id), Some(pid as u32));
         }
         assert_eq!(index.pid("P-00000000050000"), None);
+        assert_eq!(index.repeated_ids(), 0);
     }
 }
