@@ -369,7 +369,7 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/unknown-plan",
             "events.parquet:12:1",
         ),
-        // A repeated plan is found by the aggregation's own pass (by its id's hash).
+        // A repeated plan is found by the aggregation's own pass (by its id, in `PlanIndex`).
         (
             "plans.csv",
             "P-NEW01,",
@@ -377,8 +377,9 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/duplicate-plan",
             "plans.parquet:2:1",
         ),
-        // Each events rule is also checked in the aggregation's pass, some written natively
-        // there: an unknown service, an unknown kind, a timestamp that is not UTC.
+        // Each events rule is also checked in the aggregation's own pass (`EventRules`, in the
+        // pass that makes the group keys): an unknown service, an unknown kind, a timestamp
+        // that is not UTC. Were one missed there, the extract would be published.
         (
             "events.csv",
             "Z,111,view",

@@ -139,12 +139,13 @@ fn events_row(partition: Option<Month>) -> impl Fn(&[&str]) -> Option<(usize, St
     }
 }
 
-/// The polars filters that pick out rows `check_rows` might refuse, for plans and events:
-/// counted during the aggregation of a Parquet extract, whose rows are then only checked one
-/// by one if any turn up.
-pub fn suspects(reference: &Reference, today: Month) -> (Expr, Expr) {
+/// What picks out rows `check_rows` might refuse: a polars filter for the plans, and the
+/// events' rules for the aggregation's own pass over them (`extract::event_key`). Counted
+/// during the aggregation of a Parquet extract, whose rows are then only checked one by one
+/// if any turn up.
+pub fn suspects(reference: &Reference, today: Month) -> (Expr, Arc<EventRules>) {
     let rules = rules(reference, today);
-    (plans_suspects(&rules), events_suspects(&rules))
+    (plans_suspects(&rules), Arc::new(EventRules(rules)))
 }
 
 /// Every Parquet file's columns: all there, in order, as text (a partition's file lacks its
@@ -556,37 +557,96 @@ fn plans_suspects(rules: &Arc<Rules>) -> Expr {
 
 /// True where a cell is none of `allowed` (or missing): polars compares text columns with
 /// literals natively, many times faster than a function called for each cell.
-fn none_of(column: &str, allowed: impl IntoIterator<Item = &'static str>) -> Expr {
-    allowed
-        .into_iter()
-        .map(|value| col(column).eq(lit(value)))
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false))
-        .not()
-        .fill_null(lit(true))
+fn events_suspects(rules: &Arc<Rules>) -> Expr {
+    let rules = EventRules(Arc::clone(rules));
+    col("plan_id").map_many(
+        move |columns: &mut [Column]| {
+            let [ids, timestamps, services, kinds, partitions] = columns else {
+                polars_bail!(ComputeError: "the events' check takes five columns");
+            };
+            let columns = EventColumns::of([ids, timestamps, services, kinds, partitions])?;
+            let refused = (0..columns.rows).map(|row| rules.refuses(&columns.row(row)));
+            Ok(BooleanChunked::from_iter_values("suspect".into(), refused).into_column())
+        },
+        &[
+            col("timestamp"),
+            col("service"),
+            col("kind"),
+            col("__partition"),
+        ],
+        |_, _| Ok(Field::new("suspect".into(), DataType::Boolean)),
+    )
 }
 
-fn events_suspects(rules: &Arc<Rules>) -> Expr {
-    // Event plan ids are not scanned for identifiers: each must match a plan, whose id is, or
-    // the event is refused as belonging to no plan. The timestamp's rule runs as in the
-    // row-by-row check; service and kind, as the same rules written natively.
-    [
-        refused(rules, "timestamp", Table::Events),
-        none_of("service", VIEWING_SERVICES.iter().map(|s| s.id())),
-        none_of("kind", EVENT_KINDS),
-    ]
-    .into_iter()
-    .chain([
-        col("plan_id").fill_null(lit("")).eq(lit("")),
-        // In a partitioned extract, an event outside its partition's month.
-        // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
-        col("__partition")
-            .is_not_null()
-            .and(col("timestamp").str().starts_with(col("__partition")).not())
-            .fill_null(lit(false)),
-    ])
-    .reduce(Expr::or)
-    .unwrap_or_else(|| lit(false))
+/// The events table's columns in one morsel (`plan_id`, `timestamp`, `service`, `kind`,
+/// `__partition`), as polars' arrays, for reading row by row.
+pub struct EventColumns<'a> {
+    pub rows: usize,
+    columns: [std::borrow::Cow<'a, StringChunked>; 5],
+}
+
+/// One event's cells (`None`: missing).
+pub struct EventRow<'a> {
+    pub plan_id: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    /// The month of the partition the row was read from (`YYYY-MM`), in a partitioned extract.
+    pub partition: Option<&'a str>,
+}
+
+impl<'a> EventColumns<'a> {
+    /// The five columns, which must be text of one length.
+    pub fn of(columns: [&'a Column; 5]) -> PolarsResult<EventColumns<'a>> {
+        let mut texts = Vec::with_capacity(5);
+        for column in columns {
+            texts.push(column.str()?.rechunk());
+        }
+        let rows = texts[0].len();
+        if texts.iter().any(|c| c.len() != rows) {
+            polars_bail!(ComputeError: "the events' columns differ in length");
+        }
+        let columns: [std::borrow::Cow<'a, StringChunked>; 5] = texts
+            .try_into()
+            .map_err(|_| polars_err!(ComputeError: "the events have five columns"))?;
+        Ok(EventColumns { rows, columns })
+    }
+
+    pub fn row(&self, row: usize) -> EventRow<'_> {
+        let cell = |column: usize| self.columns[column].downcast_as_array().get(row);
+        EventRow {
+            plan_id: cell(0),
+            timestamp: cell(1),
+            service: cell(2),
+            kind: cell(3),
+            partition: cell(4),
+        }
+    }
+}
+
+/// The check of one event's row, as the row-by-row pass makes it, for the aggregation's own
+/// pass over a Parquet extract: whether the check would refuse the row.
+pub struct EventRules(Arc<Rules>);
+
+impl EventRules {
+    pub fn refuses(&self, event: &EventRow<'_>) -> bool {
+        // Event plan ids are not scanned for identifiers: each must match a plan, whose id
+        // is, or the event is refused as belonging to no plan. A missing value is an empty
+        // cell, as in the row-by-row check.
+        let timestamp = event.timestamp.unwrap_or("");
+        self.0.events_cell("timestamp", timestamp).is_err()
+            || event
+                .service
+                .is_none_or(|s| !VIEWING_SERVICES.iter().any(|v| v.id() == s))
+            || event.kind.is_none_or(|k| !EVENT_KINDS.contains(&k))
+            || event.plan_id.is_none_or(str::is_empty)
+            // In a partitioned extract, an event outside its partition's month.
+            // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
+            || matches!(
+                (event.partition, event.timestamp),
+                (Some(partition), Some(timestamp)) if !timestamp.starts_with(partition)
+            )
+    }
 }
 
 /// The identifier finder, then the column's own rule: the one check of a cell, whatever the

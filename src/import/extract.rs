@@ -14,6 +14,7 @@ use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
+use super::check::{EventColumns, EventRules};
 use super::plan_index::PlanIndex;
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
@@ -201,10 +202,14 @@ fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
 
 /// What an event is, as a number small enough for a group key's last three bits: a view by
 /// the `i`th viewing service is `i`, a view by a service the extract should not have is
-/// `UNKNOWN_VIEW`, and anything else (an update) is `NOT_A_VIEW` (see `event_key`).
+/// `UNKNOWN_VIEW`, anything else (an update) is `NOT_A_VIEW`, and a row the check would
+/// refuse is `SUSPECT` (see `event_key`).
 const UNKNOWN_VIEW: u8 = VIEWING_SERVICES.len() as u8;
 const NOT_A_VIEW: u8 = UNKNOWN_VIEW + 1;
-const _: () = assert!(NOT_A_VIEW < 8, "event codes must fit in three bits");
+/// A row the check would refuse, whatever it is: the extract is then refused, so what the
+/// row would count matters no more.
+const SUSPECT: u8 = NOT_A_VIEW + 1;
+const _: () = assert!(SUSPECT < 8, "event codes must fit in three bits");
 
 /// A review as `review_changes` reads it: the plan's row and the month, in one number
 /// (`pid << 32 | month`; months are 0..2^29, see `group_key`).
@@ -235,33 +240,29 @@ impl Updates {
 }
 
 /// Each event's group key (`group_key`: its plan's cell in the event's month, the month, and
-/// its code: `UNKNOWN_VIEW`, `NOT_A_VIEW`), from its `plan_id`, `timestamp`, `service` and
-/// `kind`, in one pass. An event whose plan is not in `plans` has no cell. Each update of a
-/// known plan in a known month is also put in `updates` as a review, as the events go by.
-fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>) -> Expr {
+/// its code: a viewing service's index, `UNKNOWN_VIEW`, `NOT_A_VIEW`, or `SUSPECT` for a row
+/// the check would refuse), from its `plan_id`, `timestamp`, `service`, `kind` and
+/// `__partition`, in one pass. An event whose plan is not in `plans` has no cell. Each update
+/// of a known plan in a known month is also put in `updates` as a review, as the events go
+/// by. `check` is `None` where the rows were checked before (a CSV extract).
+fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<EventRules>>) -> Expr {
     col("plan_id")
         .map_many(
             move |columns: &mut [Column]| {
-                let [ids, timestamps, services, kinds] = columns else {
-                    polars_bail!(ComputeError: "event_key takes four columns");
+                let [ids, timestamps, services, kinds, partitions] = columns else {
+                    polars_bail!(ComputeError: "event_key takes five columns");
                 };
-                let [ids, timestamps, services, kinds] =
-                    [ids, timestamps, services, kinds].map(|c| c.str().map(|c| c.rechunk()));
-                let (ids, timestamps, services, kinds) = (ids?, timestamps?, services?, kinds?);
-                let (ids, timestamps) = (ids.downcast_as_array(), timestamps.downcast_as_array());
-                let (services, kinds) = (services.downcast_as_array(), kinds.downcast_as_array());
-                let rows = ids.len();
-                if [timestamps.len(), services.len(), kinds.len()] != [rows; 3] {
-                    polars_bail!(ComputeError: "event_key's columns differ in length");
-                }
+                let events = EventColumns::of([ids, timestamps, services, kinds, partitions])?;
                 let mut reviews = Vec::new();
-                let keys: Vec<u64> = (0..rows)
+                let keys: Vec<u64> = (0..events.rows)
                     .map(|row| {
-                        let month = timestamps.get(row).and_then(month_of);
-                        let plan = ids.get(row).and_then(|id| plans.of_event(id, month));
-                        let code = match kinds.get(row) {
-                            Some("view") => services
-                                .get(row)
+                        let event = events.row(row);
+                        let month = event.timestamp.and_then(month_of);
+                        let plan = event.plan_id.and_then(|id| plans.of_event(id, month));
+                        let code = match event.kind {
+                            _ if check.as_ref().is_some_and(|c| c.refuses(&event)) => SUSPECT,
+                            Some("view") => event
+                                .service
                                 .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
                                 .map_or(UNKNOWN_VIEW, |i| i as u8),
                             Some("update") => {
@@ -278,7 +279,12 @@ fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>) -> Expr {
                 updates.add(reviews);
                 Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
             },
-            &[col("timestamp"), col("service"), col("kind")],
+            &[
+                col("timestamp"),
+                col("service"),
+                col("kind"),
+                col("__partition"),
+            ],
             |_, _| Ok(Field::new("key".into(), DataType::UInt64)),
         )
         .alias("key")
@@ -447,8 +453,9 @@ pub struct Aggregated {
 
 /// Aggregates an extract into unrounded counts per month, borough and template, for `window`
 /// or, without one, every month from the first to the last month any service viewed a plan
-/// (updates before that still count as reviews). `suspects` are the check's filters for the
-/// plans and events tables (counted, not applied).
+/// (updates before that still count as reviews). `suspects` are the check's filter for the
+/// plans table and its rules for the events (counted, not applied; no rules where the rows
+/// were checked before).
 ///
 /// A plan is counted in the cell of the template it uses in each month: a plan whose template
 /// changed (`template_changed`) is two episodes, the earlier template's up to the change and
@@ -459,7 +466,7 @@ pub fn aggregate_extract(
     format: ExtractFormat,
     reference: &Reference,
     window: Option<(Month, Month)>,
-    suspects: (Expr, Expr),
+    suspects: (Expr, Option<Arc<EventRules>>),
 ) -> Result<Aggregated> {
     let sum = |name: &str| col(name).sum().alias(name);
     let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
@@ -610,15 +617,9 @@ pub fn aggregate_extract(
         PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let updates = Arc::new(Updates::default());
     let events = scan_files(events_files, Table::Events, format, false)?
-        .select([
-            event_key(plan_index.clone(), updates.clone()),
-            suspects.1.cast(DataType::UInt64).alias("suspect"),
-        ])
+        .select([event_key(plan_index.clone(), updates.clone(), suspects.1)])
         .group_by([col("key")])
-        .agg([
-            len().cast(DataType::UInt64).alias("events"),
-            col("suspect").sum().alias("suspect"),
-        ]);
+        .agg([len().cast(DataType::UInt64).alias("events")]);
 
     // One streaming run for the four queries that count: they share the plans held in
     // memory, and the events query reads the events table (and gathers the updates).
@@ -655,11 +656,15 @@ pub fn aggregate_extract(
         reference.boroughs.len() * reference.templates.len(),
     )?;
     let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
-    let events = groups_of(&events, &["events", "suspect"])?;
+    let events = groups_of(&events, &["events"])?;
 
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.values[3]).sum::<u64>();
-    anomalies.suspect_rows += events.iter().map(|g| g.values[1]).sum::<u64>();
+    anomalies.suspect_rows += events
+        .iter()
+        .filter(|g| g.code == SUSPECT)
+        .map(|g| g.values[0])
+        .sum::<u64>();
     anomalies.repeated_ids = plan_index.repeated_ids();
     anomalies.unknown_plan_events = events
         .iter()

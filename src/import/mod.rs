@@ -277,8 +277,11 @@ fn aggregate_extract(
     }
     phases.start("aggregating", None, "");
     let suspects = match files.format {
-        ExtractFormat::Csv => (lit(false), lit(false)),
-        ExtractFormat::Parquet => check::suspects(reference, today),
+        ExtractFormat::Csv => (lit(false), None),
+        ExtractFormat::Parquet => {
+            let (plans, events) = check::suspects(reference, today);
+            (plans, Some(events))
+        }
     };
     let aggregated = extract::aggregate_extract(
         files.plans,
