@@ -559,23 +559,38 @@ fn plans_suspects(rules: &Arc<Rules>) -> Expr {
 /// literals natively, many times faster than a function called for each cell.
 fn events_suspects(rules: &Arc<Rules>) -> Expr {
     let rules = EventRules(Arc::clone(rules));
-    col("plan_id").map_many(
-        move |columns: &mut [Column]| {
-            let [ids, timestamps, services, kinds, partitions] = columns else {
-                polars_bail!(ComputeError: "the events' check takes five columns");
-            };
-            let columns = EventColumns::of([ids, timestamps, services, kinds, partitions])?;
-            let refused = (0..columns.rows).map(|row| rules.refuses(&columns.row(row)));
-            Ok(BooleanChunked::from_iter_values("suspect".into(), refused).into_column())
-        },
-        &[
-            col("timestamp"),
-            col("service"),
-            col("kind"),
-            col("__partition"),
-        ],
-        |_, _| Ok(Field::new("suspect".into(), DataType::Boolean)),
-    )
+    map_events("suspect", DataType::Boolean, move |events| {
+        let refused = (0..events.rows).map(|row| rules.refuses(&events.row(row)));
+        Ok(BooleanChunked::from_iter_values("suspect".into(), refused).into_column())
+    })
+}
+
+/// A column `name` of type `dtype` made from each morsel of the events table's columns
+/// (`EventColumns`) by `make`: one elementwise pass over the events, in Rust.
+pub fn map_events(
+    name: &'static str,
+    dtype: DataType,
+    make: impl Fn(&EventColumns<'_>) -> PolarsResult<Column> + Send + Sync + 'static,
+) -> Expr {
+    col("plan_id")
+        .map_many(
+            move |columns: &mut [Column]| {
+                let [ids, timestamps, services, kinds, partitions] = columns else {
+                    polars_bail!(ComputeError: "{name} takes the events' five columns");
+                };
+                make(&EventColumns::of([
+                    ids, timestamps, services, kinds, partitions,
+                ])?)
+            },
+            &[
+                col("timestamp"),
+                col("service"),
+                col("kind"),
+                col("__partition"),
+            ],
+            move |_, _| Ok(Field::new(name.into(), dtype.clone())),
+        )
+        .alias(name)
 }
 
 /// The events table's columns in one morsel (`plan_id`, `timestamp`, `service`, `kind`,

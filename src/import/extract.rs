@@ -14,7 +14,7 @@ use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use super::check::{EventColumns, EventRules};
+use super::check::{EventRules, map_events};
 use super::plan_index::PlanIndex;
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
@@ -246,48 +246,33 @@ impl Updates {
 /// of a known plan in a known month is also put in `updates` as a review, as the events go
 /// by. `check` is `None` where the rows were checked before (a CSV extract).
 fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<EventRules>>) -> Expr {
-    col("plan_id")
-        .map_many(
-            move |columns: &mut [Column]| {
-                let [ids, timestamps, services, kinds, partitions] = columns else {
-                    polars_bail!(ComputeError: "event_key takes five columns");
+    map_events("key", DataType::UInt64, move |events| {
+        let mut reviews = Vec::new();
+        let keys: Vec<u64> = (0..events.rows)
+            .map(|row| {
+                let event = events.row(row);
+                let month = event.timestamp.and_then(month_of);
+                let plan = event.plan_id.and_then(|id| plans.of_event(id, month));
+                let code = match event.kind {
+                    _ if check.as_ref().is_some_and(|c| c.refuses(&event)) => SUSPECT,
+                    Some("view") => event
+                        .service
+                        .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
+                        .map_or(UNKNOWN_VIEW, |i| i as u8),
+                    Some("update") => {
+                        if let (Some(plan), Some(month)) = (plan, month) {
+                            reviews.push(review(plan.pid, month));
+                        }
+                        NOT_A_VIEW
+                    }
+                    _ => NOT_A_VIEW,
                 };
-                let events = EventColumns::of([ids, timestamps, services, kinds, partitions])?;
-                let mut reviews = Vec::new();
-                let keys: Vec<u64> = (0..events.rows)
-                    .map(|row| {
-                        let event = events.row(row);
-                        let month = event.timestamp.and_then(month_of);
-                        let plan = event.plan_id.and_then(|id| plans.of_event(id, month));
-                        let code = match event.kind {
-                            _ if check.as_ref().is_some_and(|c| c.refuses(&event)) => SUSPECT,
-                            Some("view") => event
-                                .service
-                                .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
-                                .map_or(UNKNOWN_VIEW, |i| i as u8),
-                            Some("update") => {
-                                if let (Some(plan), Some(month)) = (plan, month) {
-                                    reviews.push(review(plan.pid, month));
-                                }
-                                NOT_A_VIEW
-                            }
-                            _ => NOT_A_VIEW,
-                        };
-                        pack_key(plan.and_then(|plan| plan.cell), month, code)
-                    })
-                    .collect();
-                updates.add(reviews);
-                Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
-            },
-            &[
-                col("timestamp"),
-                col("service"),
-                col("kind"),
-                col("__partition"),
-            ],
-            |_, _| Ok(Field::new("key".into(), DataType::UInt64)),
-        )
-        .alias("key")
+                pack_key(plan.and_then(|plan| plan.cell), month, code)
+            })
+            .collect();
+        updates.add(reviews);
+        Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
+    })
 }
 
 /// Unions whose order nothing depends on (each is grouped, or sorted, next). The streaming
@@ -301,8 +286,8 @@ fn unordered() -> UnionArgs {
 }
 
 /// Each plan's cell as one small number, `borough x templates + template` (null when either
-/// is unknown), for the template in `template_column`: the join carries it instead of two
-/// strings, and groups hash it cheaply.
+/// is unknown), for the template in `template_column`: the plan index carries it instead of
+/// two strings, and groups hash it cheaply.
 fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
     // A sorted list searched by halves: a few dozen codes, where hashing each cell with the
     // standard library's SipHash cost more than the search.
