@@ -374,3 +374,41 @@ fn two_builds_of_the_same_records_are_byte_identical() {
     assert!(sites[0].contains_key("data/datapackage.json"));
     assert!(sites[0] == sites[1], "two builds differ");
 }
+
+/// The README: `--verbose` (or `CAREPLANS_LOG=debug`) prints each stage's time (load, check,
+/// analyse, render, write); without either, a build prints its summary and no debug lines.
+#[test]
+fn verbose_and_the_debug_log_print_each_stage_and_a_plain_build_prints_none() {
+    let repo = site_repo();
+    let stderr = |args: &[&str], log: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_careplans"));
+        command
+            .args(args)
+            .current_dir(repo.root())
+            .env("NO_COLOR", "1")
+            .env_remove("CAREPLANS_LOG");
+        if let Some(level) = log {
+            command.env("CAREPLANS_LOG", level);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        stderr
+    };
+    for (how, text) in [
+        ("--verbose", stderr(&["--verbose", "build"], None)),
+        ("CAREPLANS_LOG=debug", stderr(&["build"], Some("debug"))),
+    ] {
+        for stage in ["load", "check", "analyse", "render", "write"] {
+            assert!(
+                text.lines()
+                    .any(|line| line.starts_with(&format!("debug: {stage}: "))),
+                "{how}: no {stage} line in\n{text}"
+            );
+        }
+        assert!(text.contains("debug: stages: load "), "{how}: {text}");
+    }
+    let plain = stderr(&["build"], None);
+    assert!(!plain.contains("debug:"), "{plain}");
+    assert!(plain.contains("built "), "{plain}");
+}
