@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use super::aggregate::Aggregator;
 use super::check::{EventRules, map_events};
-use super::plan_index::PlanIndex;
+use super::plan_index::{self, PlanIndex};
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
 
@@ -248,11 +248,13 @@ impl Updates {
 fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<EventRules>>) -> Expr {
     map_events("key", DataType::UInt64, move |events| {
         let mut reviews = Vec::new();
+        let mut cursor = plan_index::Cursor::default();
         let keys: Vec<u64> = (0..events.rows)
             .map(|row| {
                 let event = events.row(row);
                 let month = event.timestamp.and_then(month_of);
-                let plan = event.plan_id.and_then(|id| plans.of_event(id, month));
+                let pid = event.plan_id.and_then(|id| plans.pid_from(id, &mut cursor));
+                let plan = pid.map(|pid| plans.of_plan(pid, month));
                 let code = match event.kind {
                     _ if check.as_ref().is_some_and(|c| c.refuses(&event)) => SUSPECT,
                     Some("view") => event
@@ -328,13 +330,18 @@ fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
 /// two hash tables of every plan.
 fn review_changes(mut reviews: Vec<u64>, plans: &DataFrame, cells: usize) -> Result<Vec<Group>> {
     // Sorted here: polars' sort of the same column, inside the streaming run, held many
-    // times the column's size.
-    reviews.sort_unstable();
-    let months_of = |name: &str| -> Result<Int64Chunked> {
-        Ok(plans.column(name)?.i64()?.rechunk().into_owned())
+    // times the column's size. A merging sort: the creations come in plan order and the
+    // updates in runs of the events' order, which a merge of runs sorts in a fraction of
+    // the time a quicksort takes.
+    reviews.sort();
+    // Each column as one array, read by index (`ChunkedArray::get` finds the chunk first).
+    let months_of = |name: &str| -> Result<<Int64Type as PolarsDataType>::Array> {
+        let column = plans.column(name)?.i64()?.rechunk();
+        Ok(column.downcast_as_array().clone())
     };
-    let cells_of = |name: &str| -> Result<UInt32Chunked> {
-        Ok(plans.column(name)?.u32()?.rechunk().into_owned())
+    let cells_of = |name: &str| -> Result<<UInt32Type as PolarsDataType>::Array> {
+        let column = plans.column(name)?.u32()?.rechunk();
+        Ok(column.downcast_as_array().clone())
     };
     let (created, changed, ended) = (
         months_of("created_index")?,
