@@ -8,10 +8,10 @@
 //! polars pass first picks out the rows that might break a rule, and only those rows go
 //! through the same rules; the polars filters are deliberately looser than the rules.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use hashbrown::HashSet;
 use polars::prelude::*;
 
 use super::extract::{collect_streaming, scan_files, scan_table};
@@ -347,24 +347,64 @@ fn is_flag(cell: &str) -> bool {
     matches!(cell, "true" | "false")
 }
 
-/// `2021-04-01T12:34:56Z` -> April 2021.
+/// `2021-04-01T12:34:56Z` -> April 2021. Every cell of every event goes through this: the
+/// shape is checked on a fixed-size array and the month read from its digits, without
+/// slicing or parsing text.
 pub fn timestamp_month(cell: &str) -> Option<Month> {
-    let bytes = cell.as_bytes();
-    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-    let shaped = bytes.len() == 20
-        && digits(0..4)
-        && bytes[4] == b'-'
-        && digits(5..7)
+    let bytes: &[u8; 20] = cell.as_bytes().try_into().ok()?;
+    const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    let separators = bytes[4] == b'-'
         && bytes[7] == b'-'
-        && digits(8..10)
         && bytes[10] == b'T'
-        && digits(11..13)
         && bytes[13] == b':'
-        && digits(14..16)
         && bytes[16] == b':'
-        && digits(17..19)
         && bytes[19] == b'Z';
-    shaped.then(|| cell[..7].parse().ok()).flatten()
+    if !separators || !DIGITS.iter().all(|&i| bytes[i].is_ascii_digit()) {
+        return None;
+    }
+    let digit = |i: usize| u32::from(bytes[i] - b'0');
+    let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+    Month::new(year as i32, digit(5) * 10 + digit(6))
+}
+
+/// A column of the plans table (`PLANS_HEADER`), as its rule knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanColumn {
+    PlanId,
+    BoroughCode,
+    TemplateId,
+    AgeBand,
+    Created,
+    LastUpdated,
+    Status,
+    CprDecisionMade,
+    PreferenceExpressed,
+    DiedMonth,
+    DiedInPreferredPlace,
+    EarlierTemplateId,
+    TemplateChanged,
+}
+
+impl PlanColumn {
+    fn of(name: &str) -> Option<PlanColumn> {
+        use PlanColumn::*;
+        Some(match name {
+            "plan_id" => PlanId,
+            "borough_code" => BoroughCode,
+            "template_id" => TemplateId,
+            "age_band" => AgeBand,
+            "created" => Created,
+            "last_updated" => LastUpdated,
+            "status" => Status,
+            "cpr_decision_made" => CprDecisionMade,
+            "preference_expressed" => PreferenceExpressed,
+            "died_month" => DiedMonth,
+            "died_in_preferred_place" => DiedInPreferredPlace,
+            "earlier_template_id" => EarlierTemplateId,
+            "template_changed" => TemplateChanged,
+            _ => return None,
+        })
+    }
 }
 
 impl Rules {
@@ -378,28 +418,33 @@ impl Rules {
     }
 
     fn plans_cell(&self, column: &str, cell: &str) -> Result<(), String> {
+        PlanColumn::of(column).map_or(Ok(()), |column| self.plans_cell_in(column, cell))
+    }
+
+    /// `plans_cell` with the column known: matching the column's name for every cell cost
+    /// more than most rules.
+    fn plans_cell_in(&self, column: PlanColumn, cell: &str) -> Result<(), String> {
+        use PlanColumn::*;
         match column {
-            "plan_id" if cell.is_empty() => Err("empty plan id".into()),
-            "borough_code" if !self.boroughs.contains(cell) => {
+            PlanId if cell.is_empty() => Err("empty plan id".into()),
+            BoroughCode if !self.boroughs.contains(cell) => {
                 Err(format!("unknown borough `{cell}`"))
             }
-            "template_id" if !self.templates.contains(cell) => {
+            TemplateId if !self.templates.contains(cell) => {
                 Err(format!("unknown template `{cell}`"))
             }
-            "earlier_template_id" if !cell.is_empty() && !self.templates.contains(cell) => {
+            EarlierTemplateId if !cell.is_empty() && !self.templates.contains(cell) => {
                 Err(format!("unknown template `{cell}`"))
             }
-            "template_changed" if !cell.is_empty() => self.month(cell),
-            "age_band" if !AGE_BANDS.contains(&cell) => Err(format!("unknown age band `{cell}`")),
-            "created" | "last_updated" => self.month(cell),
-            "died_month" if !cell.is_empty() => self.month(cell),
-            "status" if !PLAN_STATUSES.contains(&cell) => Err(format!(
+            TemplateChanged if !cell.is_empty() => self.month(cell),
+            AgeBand if !AGE_BANDS.contains(&cell) => Err(format!("unknown age band `{cell}`")),
+            Created | LastUpdated => self.month(cell),
+            DiedMonth if !cell.is_empty() => self.month(cell),
+            Status if !PLAN_STATUSES.contains(&cell) => Err(format!(
                 "unknown status `{cell}`; expected one of {}",
                 PLAN_STATUSES.join(", ")
             )),
-            "cpr_decision_made" | "preference_expressed" | "died_in_preferred_place"
-                if !is_flag(cell) =>
-            {
+            CprDecisionMade | PreferenceExpressed | DiedInPreferredPlace if !is_flag(cell) => {
                 Err(format!("`{cell}` is not true or false"))
             }
             _ => Ok(()),
@@ -490,19 +535,17 @@ impl Rules {
 /// True where a column's own rule (or the identifier finder) refuses the cell, or it is
 /// missing: the same check the row-by-row pass makes, run inside polars over whole columns so
 /// that a Parquet extract is checked in the aggregation's own pass.
-fn refused(rules: &Arc<Rules>, column: &'static str, table: Table) -> Expr {
+fn refused(rules: &Arc<Rules>, column: &'static str) -> Expr {
     let rules = Arc::clone(rules);
     let scan_identifiers = column == "plan_id";
+    let known = PlanColumn::of(column);
     col(column).map(
         move |values: Column| {
             let values = values.str()?;
             let refuses = |cell: Option<&str>| {
                 // A missing value is an empty cell, as in the row-by-row check.
                 let cell = cell.unwrap_or("");
-                let rule = match table {
-                    Table::Plans => rules.plans_cell(column, cell),
-                    Table::Events => rules.events_cell(column, cell),
-                };
+                let rule = known.map_or(Ok(()), |known| rules.plans_cell_in(known, cell));
                 rule.is_err() || (scan_identifiers && !identifiers::find_in_text(cell).is_empty())
             };
             // Values, not options: every cell has an answer, and building a column of
@@ -516,9 +559,7 @@ fn refused(rules: &Arc<Rules>, column: &'static str, table: Table) -> Expr {
 }
 
 fn plans_suspects(rules: &Arc<Rules>) -> Expr {
-    let columns = PLANS_HEADER
-        .split(',')
-        .map(|c| refused(rules, c, Table::Plans));
+    let columns = PLANS_HEADER.split(',').map(|c| refused(rules, c));
     // A plan cannot end before it began (months as text compare in time order).
     // (Missing months are the cell rules' business.)
     let died_early = col("died_month")
@@ -560,7 +601,7 @@ fn plans_suspects(rules: &Arc<Rules>) -> Expr {
 fn events_suspects(rules: &Arc<Rules>) -> Expr {
     let rules = EventRules(Arc::clone(rules));
     map_events("suspect", DataType::Boolean, move |events| {
-        let refused = (0..events.rows).map(|row| rules.refuses(&events.row(row)));
+        let refused = (0..events.rows).map(|row| events.read(row, Some(&rules)).refused);
         Ok(BooleanChunked::from_iter_values("suspect".into(), refused).into_column())
     })
 }
@@ -570,7 +611,7 @@ fn events_suspects(rules: &Arc<Rules>) -> Expr {
 pub fn map_events(
     name: &'static str,
     dtype: DataType,
-    make: impl Fn(&EventColumns<'_>) -> PolarsResult<Column> + Send + Sync + 'static,
+    make: impl Fn(&EventColumns) -> PolarsResult<Column> + Send + Sync + 'static,
 ) -> Expr {
     col("plan_id")
         .map_many(
@@ -595,74 +636,133 @@ pub fn map_events(
 
 /// The events table's columns in one morsel (`plan_id`, `timestamp`, `service`, `kind`,
 /// `__partition`), as polars' arrays, for reading row by row.
-pub struct EventColumns<'a> {
+pub struct EventColumns {
     pub rows: usize,
-    columns: [std::borrow::Cow<'a, StringChunked>; 5],
+    columns: [TextArray; 5],
 }
 
-/// One event's cells (`None`: missing).
-pub struct EventRow<'a> {
+/// Polars' array of string views, as a rechunked text column holds it.
+type TextArray = <StringType as PolarsDataType>::Array;
+
+const PLAN_ID: usize = 0;
+const TIMESTAMP: usize = 1;
+const SERVICE: usize = 2;
+const KIND: usize = 3;
+const PARTITION: usize = 4;
+
+/// What an event is, as the aggregation counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A view by the `i`th of `VIEWING_SERVICES`, or by a service not among them (`None`).
+    View(Option<usize>),
+    Update,
+    /// Neither: only in an extract the check refuses.
+    Other,
+}
+
+/// One event, read: its plan's id, the month of its timestamp (`None` where the timestamp is
+/// not a UTC instant), what it is, and whether the check refuses the row.
+pub struct Event<'a> {
     pub plan_id: Option<&'a str>,
-    pub timestamp: Option<&'a str>,
-    pub service: Option<&'a str>,
-    pub kind: Option<&'a str>,
-    /// The month of the partition the row was read from (`YYYY-MM`), in a partitioned extract.
-    pub partition: Option<&'a str>,
+    pub month: Option<Month>,
+    pub kind: EventKind,
+    pub refused: bool,
 }
 
-impl<'a> EventColumns<'a> {
+/// A short text as polars holds it inline in a string view: the length, then the bytes,
+/// zeros after them. Two views of texts of at most 12 bytes are equal exactly when the texts
+/// are (polars' own comparisons rely on it), so a service or kind is told by comparing one
+/// number instead of text.
+fn inline_view(text: &str) -> u128 {
+    let bytes = text.as_bytes();
+    assert!(
+        bytes.len() <= 12,
+        "`{text}` is too long to sit inline in a view"
+    );
+    let mut view = [0u8; 16];
+    view[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+    view[4..4 + bytes.len()].copy_from_slice(bytes);
+    u128::from_le_bytes(view)
+}
+
+/// The views of the viewing services' ids and of the two event kinds.
+struct KnownViews {
+    services: [u128; VIEWING_SERVICES.len()],
+    view: u128,
+    update: u128,
+}
+
+static KNOWN: std::sync::LazyLock<KnownViews> = std::sync::LazyLock::new(|| KnownViews {
+    services: VIEWING_SERVICES.map(|service| inline_view(service.id())),
+    view: inline_view(EVENT_KINDS[0]),
+    update: inline_view(EVENT_KINDS[1]),
+});
+
+impl EventColumns {
     /// The five columns, which must be text of one length.
-    pub fn of(columns: [&'a Column; 5]) -> PolarsResult<EventColumns<'a>> {
-        let mut texts = Vec::with_capacity(5);
+    pub fn of(columns: [&Column; 5]) -> PolarsResult<EventColumns> {
+        let mut arrays = Vec::with_capacity(5);
         for column in columns {
-            texts.push(column.str()?.rechunk());
+            arrays.push(column.str()?.rechunk().downcast_as_array().clone());
         }
-        let rows = texts[0].len();
-        if texts.iter().any(|c| c.len() != rows) {
+        let rows = arrays[0].len();
+        if arrays.iter().any(|c| c.len() != rows) {
             polars_bail!(ComputeError: "the events' columns differ in length");
         }
-        let columns: [std::borrow::Cow<'a, StringChunked>; 5] = texts
+        let columns: [TextArray; 5] = arrays
             .try_into()
             .map_err(|_| polars_err!(ComputeError: "the events have five columns"))?;
         Ok(EventColumns { rows, columns })
     }
 
-    pub fn row(&self, row: usize) -> EventRow<'_> {
-        let cell = |column: usize| self.columns[column].downcast_as_array().get(row);
-        EventRow {
-            plan_id: cell(0),
-            timestamp: cell(1),
-            service: cell(2),
-            kind: cell(3),
-            partition: cell(4),
+    fn view(&self, column: usize, row: usize) -> Option<u128> {
+        let array = &self.columns[column];
+        // `get` looks at the validity; for a short text it reads nothing beyond the view.
+        array.get(row).map(|_| array.views()[row].as_u128())
+    }
+
+    /// The event in `row`, and whether `rules` refuse it (never, without rules: where the
+    /// rows were checked before). The check is the events check of the row-by-row pass
+    /// (`Rules::events_cell` and the partition's month) made on polars' arrays.
+    pub fn read(&self, row: usize, rules: Option<&EventRules>) -> Event<'_> {
+        let known = &*KNOWN;
+        let timestamp = self.columns[TIMESTAMP].get(row);
+        let month = timestamp.and_then(timestamp_month);
+        let service = self.view(SERVICE, row);
+        let service = service.and_then(|view| known.services.iter().position(|s| *s == view));
+        let kind = match self.view(KIND, row) {
+            Some(view) if view == known.view => EventKind::View(service),
+            Some(view) if view == known.update => EventKind::Update,
+            _ => EventKind::Other,
+        };
+        let plan_id = self.columns[PLAN_ID].get(row);
+        let refused = rules.is_some_and(|rules| {
+            // Event plan ids are not scanned for identifiers: each must match a plan, whose
+            // id is, or the event is refused as belonging to no plan. A missing value is an
+            // empty cell, as in the row-by-row check.
+            month.is_none_or(|month| month > rules.0.today)
+                || service.is_none()
+                || kind == EventKind::Other
+                || plan_id.is_none_or(str::is_empty)
+                // In a partitioned extract, an event outside its partition's month.
+                // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
+                || matches!(
+                    (self.columns[PARTITION].get(row), timestamp),
+                    (Some(partition), Some(timestamp)) if !timestamp.starts_with(partition)
+                )
+        });
+        Event {
+            plan_id,
+            month,
+            kind,
+            refused,
         }
     }
 }
 
 /// The check of one event's row, as the row-by-row pass makes it, for the aggregation's own
-/// pass over a Parquet extract: whether the check would refuse the row.
+/// pass over a Parquet extract (`EventColumns::read`).
 pub struct EventRules(Arc<Rules>);
-
-impl EventRules {
-    pub fn refuses(&self, event: &EventRow<'_>) -> bool {
-        // Event plan ids are not scanned for identifiers: each must match a plan, whose id
-        // is, or the event is refused as belonging to no plan. A missing value is an empty
-        // cell, as in the row-by-row check.
-        let timestamp = event.timestamp.unwrap_or("");
-        self.0.events_cell("timestamp", timestamp).is_err()
-            || event
-                .service
-                .is_none_or(|s| !VIEWING_SERVICES.iter().any(|v| v.id() == s))
-            || event.kind.is_none_or(|k| !EVENT_KINDS.contains(&k))
-            || event.plan_id.is_none_or(str::is_empty)
-            // In a partitioned extract, an event outside its partition's month.
-            // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
-            || matches!(
-                (event.partition, event.timestamp),
-                (Some(partition), Some(timestamp)) if !timestamp.starts_with(partition)
-            )
-    }
-}
 
 /// The identifier finder, then the column's own rule: the one check of a cell, whatever the
 /// file format.
@@ -929,6 +1029,34 @@ fn check_parquet(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_texts_are_told_by_their_views_as_polars_holds_them() {
+        let texts = [
+            "las",
+            "ooh-gp",
+            "view",
+            "update",
+            "",
+            "twelve-bytes",
+            "thirteen-byte",
+        ];
+        let column = Column::new("service".into(), texts);
+        let array = column.str().unwrap().rechunk().downcast_as_array().clone();
+        for (row, text) in texts.iter().enumerate() {
+            let view = array.views()[row].as_u128();
+            if text.len() <= 12 {
+                assert_eq!(view, inline_view(text), "{text}");
+            } else {
+                assert!(!array.views()[row].is_inline());
+            }
+        }
+        let columns = [&column, &column, &column, &column, &column];
+        let events = EventColumns::of(columns).unwrap();
+        assert_eq!(events.read(2, None).kind, EventKind::View(None));
+        assert_eq!(events.read(3, None).kind, EventKind::Update);
+        assert_eq!(events.read(0, None).kind, EventKind::Other);
+    }
 
     #[test]
     fn timestamps_must_be_whole_utc_instants() {

@@ -14,7 +14,7 @@ use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use super::check::{EventRules, map_events};
+use super::check::{EventKind, EventRules, map_events};
 use super::plan_index::{self, PlanIndex};
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
@@ -251,23 +251,20 @@ fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<Eve
         let mut cursor = plan_index::Cursor::default();
         let keys: Vec<u64> = (0..events.rows)
             .map(|row| {
-                let event = events.row(row);
-                let month = event.timestamp.and_then(month_of);
+                let event = events.read(row, check.as_deref());
+                let month = event.month.map(Month::index);
                 let pid = event.plan_id.and_then(|id| plans.pid_from(id, &mut cursor));
                 let plan = pid.map(|pid| plans.of_plan(pid, month));
                 let code = match event.kind {
-                    _ if check.as_ref().is_some_and(|c| c.refuses(&event)) => SUSPECT,
-                    Some("view") => event
-                        .service
-                        .and_then(|s| VIEWING_SERVICES.iter().position(|v| v.id() == s))
-                        .map_or(UNKNOWN_VIEW, |i| i as u8),
-                    Some("update") => {
+                    _ if event.refused => SUSPECT,
+                    EventKind::View(service) => service.map_or(UNKNOWN_VIEW, |i| i as u8),
+                    EventKind::Update => {
                         if let (Some(plan), Some(month)) = (plan, month) {
                             reviews.push(review(plan.pid, month));
                         }
                         NOT_A_VIEW
                     }
-                    _ => NOT_A_VIEW,
+                    EventKind::Other => NOT_A_VIEW,
                 };
                 pack_key(plan.and_then(|plan| plan.cell), month, code)
             })
@@ -291,24 +288,20 @@ fn unordered() -> UnionArgs {
 /// is unknown), for the template in `template_column`: the plan index carries it instead of
 /// two strings, and groups hash it cheaply.
 fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
-    // A sorted list searched by halves: a few dozen codes, where hashing each cell with the
-    // standard library's SipHash cost more than the search.
+    // hashbrown's map (foldhash): the standard library's SipHash cost more than a search by
+    // halves of the sorted codes, which cost more than this (a string comparison at each step).
     let index_of = |column: &'static str, index: HashMap<&str, usize>| {
-        let mut sorted: Vec<(String, u32)> = index
-            .into_iter()
-            .map(|(code, i)| (code.to_owned(), i as u32))
-            .collect();
-        sorted.sort();
-        let sorted = Arc::new(sorted);
+        let index: Arc<hashbrown::HashMap<String, u32>> = Arc::new(
+            index
+                .into_iter()
+                .map(|(code, i)| (code.to_owned(), i as u32))
+                .collect(),
+        );
         col(column).map(
             move |values: Column| {
                 let found: UInt32Chunked =
                     unary_elementwise(values.str()?, |cell: Option<&str>| {
-                        let cell = cell?;
-                        let at = sorted
-                            .binary_search_by(|(code, _)| code.as_str().cmp(cell))
-                            .ok()?;
-                        Some(sorted[at].1)
+                        index.get(cell?).copied()
                     });
                 Ok(found.with_name(column.into()).into_column())
             },
