@@ -18,6 +18,7 @@ use super::check::{EventKind, EventRules, map_events};
 use super::plan_index::{self, PlanIndex};
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
+use crate::pipeline::log;
 
 /// Runs a query on the streaming engine, which reads the tables in morsels: memory stays flat
 /// however many events there are (only the plans side of a join and small results are held).
@@ -220,22 +221,66 @@ fn review(pid: u32, month: i64) -> u64 {
 /// The reviews the events pass finds, gathered morsel by morsel. Reading them there saves a
 /// second scan of the events table (a run of its own, filtered to the updates, joined to the
 /// plans again). A morsel seen twice would only repeat reviews, which change nothing: a
-/// repeated month is no gap and moves no stretch's ends.
-#[derive(Default)]
-struct Updates(Mutex<Vec<u64>>);
+/// repeated month is no gap and moves no stretch's ends. They are kept in `Plans::parts`
+/// ranges of plans, so that each range is sorted and walked on a thread of its own.
+struct Updates {
+    parts: Vec<Mutex<Vec<u64>>>,
+    plans: PlanRanges,
+}
 
-impl Updates {
-    fn add(&self, reviews: Vec<u64>) {
-        if !reviews.is_empty() {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(reviews);
+/// The plans' rows cut into ranges of `per` rows, one for each thread that walks reviews.
+#[derive(Clone, Copy)]
+struct PlanRanges {
+    plans: usize,
+    per: usize,
+}
+
+impl PlanRanges {
+    fn new(plans: usize, parts: usize) -> PlanRanges {
+        PlanRanges {
+            plans,
+            per: plans.div_ceil(parts.max(1)).max(1),
         }
     }
 
-    fn take(&self) -> Vec<u64> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    fn count(self) -> usize {
+        self.plans.div_ceil(self.per).max(1)
+    }
+
+    fn of(self, pid: u32) -> usize {
+        (pid as usize / self.per).min(self.count() - 1)
+    }
+
+    fn rows(self, part: usize) -> std::ops::Range<usize> {
+        part * self.per..((part + 1) * self.per).min(self.plans)
+    }
+}
+
+impl Updates {
+    fn new(plans: PlanRanges) -> Updates {
+        Updates {
+            parts: (0..plans.count()).map(|_| Mutex::default()).collect(),
+            plans,
+        }
+    }
+
+    fn add(&self, reviews: Vec<u64>) {
+        let mut parts = vec![Vec::new(); self.parts.len()];
+        for review in reviews {
+            parts[self.plans.of((review >> 32) as u32)].push(review);
+        }
+        for (part, reviews) in self.parts.iter().zip(parts) {
+            if !reviews.is_empty() {
+                part.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(reviews);
+            }
+        }
+    }
+
+    fn take(self) -> Vec<Vec<u64>> {
+        let take = |part: Mutex<Vec<u64>>| part.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.parts.into_iter().map(take).collect()
     }
 }
 
@@ -313,20 +358,24 @@ fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
         + index_of(template_column, reference.template_index())
 }
 
+/// The first and last month index of some reviews.
+type MonthSpan = (i64, i64);
+
 /// The reviewed plans' changes per cell and month, as groups of (plans starting to count,
-/// plans stopping), from every plan's reviews (`pid << 32 | month`, sorted) and the plans
-/// (row `pid` of `plans`). A run of a plan's reviews less than 12 months apart is one
-/// stretch, current from its first review to 12 months after its last; each stretch counts
-/// in the cell of each of the plan's episodes it meets, from the later of its start and the
-/// episode's to the earlier of their ends. One walk over the sorted reviews, looking each
-/// plan up by its row: grouping the stretches and joining them to the episodes cost polars
+/// plans stopping), from every plan's creation (row `pid` of `plans`) and its updates
+/// (`pid << 32 | month`, in `ranges` of plans). A run of a plan's reviews less than 12
+/// months apart is one stretch, current from its first review to 12 months after its last;
+/// each stretch counts in the cell of each of the plan's episodes it meets, from the later of
+/// its start and the episode's to the earlier of their ends. Each range of plans is sorted and
+/// walked on a thread of its own (at 10M plans, one thread took 1.5 s of an import's 12), and
+/// the tallies added up: grouping the stretches and joining them to the episodes cost polars
 /// two hash tables of every plan.
-fn review_changes(mut reviews: Vec<u64>, plans: &DataFrame, cells: usize) -> Result<Vec<Group>> {
-    // Sorted here: polars' sort of the same column, inside the streaming run, held many
-    // times the column's size. A merging sort: the creations come in plan order and the
-    // updates in runs of the events' order, which a merge of runs sorts in a fraction of
-    // the time a quicksort takes.
-    reviews.sort();
+fn review_changes(
+    updates: Vec<Vec<u64>>,
+    ranges: PlanRanges,
+    plans: &DataFrame,
+    cells: usize,
+) -> Result<Vec<Group>> {
     // Each column as one array, read by index (`ChunkedArray::get` finds the chunk first).
     let months_of = |name: &str| -> Result<<Int64Type as PolarsDataType>::Array> {
         let column = plans.column(name)?.i64()?.rechunk();
@@ -343,60 +392,131 @@ fn review_changes(mut reviews: Vec<u64>, plans: &DataFrame, cells: usize) -> Res
     );
     let (cell_first, cell_now) = (cells_of("cell_first")?, cells_of("cell_now")?);
     let month_of = |review: u64| (review & 0xFFFF_FFFF) as i64;
-    let Some((low, high)) = reviews.iter().map(|review| month_of(*review)).fold(
-        None,
-        |range: Option<(i64, i64)>, month| {
+    let range = |months: &mut dyn Iterator<Item = i64>| {
+        months.fold(None, |range: Option<MonthSpan>, month| {
             Some(range.map_or((month, month), |(low, high)| {
                 (low.min(month), high.max(month))
             }))
-        },
+        })
+    };
+    // Sorted here, each range on its thread: polars' sort of the same column, inside the
+    // streaming run, held many times the column's size.
+    let updates: Vec<(Vec<u64>, Option<MonthSpan>)> = std::thread::scope(|scope| {
+        let sorting: Vec<_> = updates
+            .into_iter()
+            .map(|mut part| {
+                scope.spawn(move || {
+                    part.sort_unstable();
+                    let span = range(&mut part.iter().map(|review| month_of(*review)));
+                    (part, span)
+                })
+            })
+            .collect();
+        sorting
+            .into_iter()
+            .map(|thread| thread.join())
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|_| anyhow!("sorting the reviews failed"))?;
+    let spans = updates.iter().filter_map(|(_, span)| *span);
+    let created_span = range(&mut created.iter().flatten().copied());
+    let Some((low, high)) = range(
+        &mut spans
+            .chain(created_span)
+            .flat_map(|(low, high)| [low, high]),
     ) else {
         return Ok(Vec::new());
     };
     // Every change falls in low..=high + 12: one slot per cell and month.
     let span = (high + REVIEW_MONTHS - low + 1) as usize;
-    let mut starting = vec![0u64; cells * span];
-    let mut stopping = vec![0u64; cells * span];
-    let mut count = |pid: u32, first: i64, last: i64| {
-        let row = pid as usize;
-        let (covered_from, covered_until) = (first, last + REVIEW_MONTHS);
-        let change = changed.get(row);
-        let episodes = [
-            (
-                cell_first.get(row),
-                created.get(row),
-                change.or(ended.get(row)),
-            ),
-            (change.and(cell_now.get(row)), change, ended.get(row)),
-        ];
-        for (cell, start, stop) in episodes {
-            let Some(cell) = cell.map(|c| c as usize).filter(|c| *c < cells) else {
-                continue;
-            };
-            let from = start.map_or(covered_from, |s| s.max(covered_from));
-            let until = stop.map_or(covered_until, |s| s.min(covered_until));
-            if from < until {
-                starting[cell * span + (from - low) as usize] += 1;
-                stopping[cell * span + (until - low) as usize] += 1;
+    let walk = |part: usize, reviews: &[u64]| {
+        let mut starting = vec![0u64; cells * span];
+        let mut stopping = vec![0u64; cells * span];
+        let mut count = |row: usize, first: i64, last: i64| {
+            let (covered_from, covered_until) = (first, last + REVIEW_MONTHS);
+            let change = changed.get(row);
+            let episodes = [
+                (
+                    cell_first.get(row),
+                    created.get(row),
+                    change.or(ended.get(row)),
+                ),
+                (change.and(cell_now.get(row)), change, ended.get(row)),
+            ];
+            for (cell, start, stop) in episodes {
+                let Some(cell) = cell.map(|c| c as usize).filter(|c| *c < cells) else {
+                    continue;
+                };
+                let from = start.map_or(covered_from, |s| s.max(covered_from));
+                let until = stop.map_or(covered_until, |s| s.min(covered_until));
+                if from < until {
+                    starting[cell * span + (from - low) as usize] += 1;
+                    stopping[cell * span + (until - low) as usize] += 1;
+                }
+            }
+        };
+        let mut next = 0;
+        for row in ranges.rows(part) {
+            // The plan's updates, and its creation among them in month order.
+            let mut updated = reviews[next..]
+                .iter()
+                .take_while(|review| (**review >> 32) as usize == row)
+                .map(|review| month_of(*review))
+                .peekable();
+            let mut creation = created.get(row);
+            let mut stretch: Option<(i64, i64)> = None;
+            loop {
+                let month = match (creation, updated.peek()) {
+                    (Some(made), Some(&month)) if made > month => {
+                        next += 1;
+                        updated.next();
+                        month
+                    }
+                    (Some(made), _) => {
+                        creation = None;
+                        made
+                    }
+                    (None, Some(_)) => {
+                        next += 1;
+                        updated.next().unwrap_or_default()
+                    }
+                    (None, None) => break,
+                };
+                stretch = match stretch {
+                    Some((first, last)) if month - last <= REVIEW_MONTHS => Some((first, month)),
+                    Some((first, last)) => {
+                        count(row, first, last);
+                        Some((month, month))
+                    }
+                    None => Some((month, month)),
+                };
+            }
+            if let Some((first, last)) = stretch {
+                count(row, first, last);
             }
         }
+        (starting, stopping)
     };
-    let mut stretch: Option<(u32, i64, i64)> = None;
-    for review in reviews {
-        let (pid, month) = ((review >> 32) as u32, month_of(review));
-        stretch = match stretch {
-            Some((p, first, last)) if p == pid && month - last <= REVIEW_MONTHS => {
-                Some((p, first, month))
-            }
-            Some((p, first, last)) => {
-                count(p, first, last);
-                Some((pid, month, month))
-            }
-            None => Some((pid, month, month)),
-        };
-    }
-    if let Some((p, first, last)) = stretch {
-        count(p, first, last);
+    let tallies: Vec<(Vec<u64>, Vec<u64>)> = std::thread::scope(|scope| {
+        let walking: Vec<_> = updates
+            .iter()
+            .enumerate()
+            .map(|(part, (reviews, _))| scope.spawn(move || walk(part, reviews)))
+            .collect();
+        walking
+            .into_iter()
+            .map(|thread| thread.join())
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|_| anyhow!("walking the reviews failed"))?;
+    let (mut starting, mut stopping) = (vec![0u64; cells * span], vec![0u64; cells * span]);
+    for (part_starting, part_stopping) in tallies {
+        for (total, part) in starting.iter_mut().zip(part_starting) {
+            *total += part;
+        }
+        for (total, part) in stopping.iter_mut().zip(part_stopping) {
+            *total += part;
+        }
     }
     Ok((0..cells * span)
         .filter(|slot| starting[*slot] > 0 || stopping[*slot] > 0)
@@ -508,7 +628,15 @@ pub fn aggregate_extract(
     // plan): every query below reads them. Left lazy, each query scanned and checked the
     // plans table again (the common-subplan elimination does not reach across queries here),
     // which cost a quarter of the time and 1.5 GB at 10M plans.
+    let started = std::time::Instant::now();
     let plans_frame = collect_streaming(plans).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    let lap = |what: &str, since: &mut std::time::Instant| {
+        let now = std::time::Instant::now();
+        log::debug(|| format!("import: {what} in {:.2?}", now - *since));
+        *since = now;
+    };
+    let mut since = started;
+    lap("plans read, checked and held", &mut since);
     let plans = plans_frame.clone().lazy();
     let keys = |cell: Expr, month: Expr| [cell_month_key(cell, month)];
 
@@ -600,7 +728,10 @@ pub fn aggregate_extract(
     // to its group's key in one pass over its four columns, so the group-by only counts.
     let plan_index =
         PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let updates = Arc::new(Updates::default());
+    lap("plan index built", &mut since);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let ranges = PlanRanges::new(plans_frame.height(), threads);
+    let updates = Arc::new(Updates::new(ranges));
     let events = scan_files(events_files, Table::Events, format, false)?
         .select([event_key(plan_index.clone(), updates.clone(), suspects.1)])
         .group_by([col("key")])
@@ -621,25 +752,23 @@ pub fn aggregate_extract(
     let [starts, moves, deaths, events]: [DataFrame; 4] = frames.try_into().map_err(|_| {
         anyhow!("aggregation failed: four queries gave a different number of results")
     })?;
+    lap("events and episodes counted", &mut since);
     // Reviews: a plan is current while a creation or an update lies in the last 12 months.
-    // Polars only counts; `review_changes` sorts the reviews and walks them.
-    let created = plans_frame.column("created_index")?.i64()?;
-    let mut reviews: Vec<u64> = created
-        .iter()
-        .enumerate()
-        .filter_map(|(pid, month)| Some(review(u32::try_from(pid).ok()?, month?)))
-        .collect();
-    reviews.extend(updates.take());
+    // Polars only counts; `review_changes` sorts the updates and walks them.
+    let updates = Arc::into_inner(updates)
+        .ok_or_else(|| anyhow!("aggregation failed: the events pass still holds its updates"))?;
     let starts = groups_of(&starts, &["plans", "cpr", "pref", "suspect"])?;
     let moves = groups_of(
         &moves,
         &["in", "cpr_in", "pref_in", "out", "cpr_out", "pref_out"],
     )?;
     let reviewed = review_changes(
-        reviews,
+        updates.take(),
+        ranges,
         &plans_frame,
         reference.boroughs.len() * reference.templates.len(),
     )?;
+    lap("reviews walked", &mut since);
     let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
     let events = groups_of(&events, &["events"])?;
 
@@ -807,7 +936,8 @@ mod tests {
             "cell_now" => [Some(2u32)],
         )
         .unwrap();
-        let groups = review_changes(vec![30, 5, 0, 5], &plans, 4).unwrap();
+        let ranges = PlanRanges::new(1, 2);
+        let groups = review_changes(vec![vec![30, 5, 5]], ranges, &plans, 4).unwrap();
         let seen: Vec<_> = groups
             .iter()
             .map(|g| (g.cell, g.month, g.values.clone()))
@@ -823,6 +953,47 @@ mod tests {
                 (Some(2), Some(42), vec![0, 1]),
             ]
         );
+    }
+
+    /// The walk cut into ranges of plans, each sorted and walked on its thread, gives what
+    /// one walk of all the plans gives, whatever order the updates arrive in.
+    #[test]
+    fn reviews_walked_in_ranges_of_plans_add_up_to_one_walk() {
+        let n = 97usize;
+        let rows = 0..n as i64;
+        let plans = df!(
+            "created_index" => rows.clone().map(|i| (i % 11 != 3).then_some(i % 40)).collect::<Vec<_>>(),
+            "changed_index" => rows.clone().map(|i| (i % 4 == 0).then_some(i % 40 + 9)).collect::<Vec<_>>(),
+            "end_index" => rows.clone().map(|i| (i % 5 == 0).then_some(i % 40 + 30)).collect::<Vec<_>>(),
+            "cell_first" => rows.clone().map(|i| Some((i % 3) as u32)).collect::<Vec<_>>(),
+            "cell_now" => rows.clone().map(|i| (i % 7 != 0).then_some((i % 3 + 1) as u32)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        // Updates in an order no sort made: several per plan, some before the plan's creation,
+        // some repeated.
+        let updates: Vec<u64> = (0..600u64)
+            .map(|i| review(((i * 37) % n as u64) as u32, ((i * 13) % 70) as i64))
+            .collect();
+        let walked = |parts: usize| {
+            let ranges = PlanRanges::new(n, parts);
+            let gathered = Updates::new(ranges);
+            for morsel in updates.chunks(50) {
+                gathered.add(morsel.to_vec());
+            }
+            let groups = review_changes(gathered.take(), ranges, &plans, 4).unwrap();
+            groups
+                .into_iter()
+                .map(|g| (g.cell, g.month, g.values))
+                .collect::<Vec<_>>()
+        };
+        let whole = walked(1);
+        assert!(
+            whole.len() > 20,
+            "the fixture reviews plans in many cells and months"
+        );
+        for parts in [2, 3, 8, 200] {
+            assert_eq!(walked(parts), whole, "{parts} ranges");
+        }
     }
 
     #[test]
