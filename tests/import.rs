@@ -408,6 +408,15 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/identifier",
             "plans.parquet:15:1",
         ),
+        // A row whose cells contradict each other (a death before the plan was made) is
+        // found by the same row rule in the aggregation's pass over the plans.
+        (
+            "plans.csv",
+            "2020-06,2020-06,deceased,false,true,2021-02,true,,",
+            "2020-06,2020-06,deceased,false,true,2019-02,true,,",
+            "extract/inconsistent",
+            "plans.parquet:14:10",
+        ),
     ] {
         let repo = Repo::valid();
         hand_made_extract(&repo);

@@ -17,8 +17,8 @@ use polars::prelude::*;
 use super::extract::{collect_streaming, scan_files, scan_table};
 use crate::diagnostic::Diagnostic;
 use crate::extract::{
-    AGE_BANDS, EVENT_KINDS, EVENTS_HEADER, ExtractFormat, PLAN_STATUSES, PLANS_HEADER, Reference,
-    Table, TableFile, VIEWING_SERVICES,
+    AGE_BANDS, EVENT_KINDS, EVENTS_HEADER, ExtractFormat, PLAN_STATUSES, PLANS_COLUMNS,
+    PLANS_HEADER, Reference, Table, TableFile, VIEWING_SERVICES,
 };
 use crate::model::Month;
 use crate::progress::Phase;
@@ -532,68 +532,50 @@ impl Rules {
     }
 }
 
-/// True where a column's own rule (or the identifier finder) refuses the cell, or it is
-/// missing: the same check the row-by-row pass makes, run inside polars over whole columns so
-/// that a Parquet extract is checked in the aggregation's own pass.
-fn refused(rules: &Arc<Rules>, column: &'static str) -> Expr {
-    let rules = Arc::clone(rules);
-    let scan_identifiers = column == "plan_id";
-    let known = PlanColumn::of(column);
-    col(column).map(
-        move |values: Column| {
-            let values = values.str()?;
-            let refuses = |cell: Option<&str>| {
-                // A missing value is an empty cell, as in the row-by-row check.
-                let cell = cell.unwrap_or("");
-                let rule = known.map_or(Ok(()), |known| rules.plans_cell_in(known, cell));
-                rule.is_err() || (scan_identifiers && !identifiers::find_in_text(cell).is_empty())
-            };
-            // Values, not options: every cell has an answer, and building a column of
-            // options cost more than the rules.
-            let refused =
-                BooleanChunked::from_iter_values(column.into(), values.iter().map(refuses));
-            Ok(refused.into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
-    )
-}
-
+/// True where the check of the row-by-row pass refuses a plan's row: a cell its column's
+/// rule refuses (or missing), an identifier in the plan id, or cells that contradict each
+/// other (`Rules::plans_row`). One pass over the row's thirteen cells, run inside polars so
+/// that a Parquet extract is checked in the aggregation's own pass; a pass over each column
+/// and polars' comparisons for the row rules took 0.4 s more of 10M plans' 2.9 s.
 fn plans_suspects(rules: &Arc<Rules>) -> Expr {
-    let columns = PLANS_HEADER.split(',').map(|c| refused(rules, c));
-    // A plan cannot end before it began (months as text compare in time order).
-    // (Missing months are the cell rules' business.)
-    let died_early = col("died_month")
-        .neq(lit(""))
-        .and(col("died_month").lt(col("created")))
-        .fill_null(lit(false));
-    let updated_early = col("last_updated").lt(col("created")).fill_null(lit(false));
-    let given = |name: &str| col(name).fill_null(lit("")).neq(lit(""));
-    let change_malformed = given("earlier_template_id")
-        .neq(given("template_changed"))
-        .or(given("template_changed").and(
-            col("template_changed")
-                .lt_eq(col("created"))
-                .or(col("earlier_template_id").eq(col("template_id")))
-                .or(given("died_month").and(col("template_changed").gt(col("died_month")))),
-        ))
-        .fill_null(lit(true));
-    let wish_without_preference = col("died_in_preferred_place")
-        .eq(lit("true"))
-        .and(
-            col("preference_expressed")
-                .neq(lit("true"))
-                .or(given("died_month").not()),
+    let rules = Arc::clone(rules);
+    let known = PLANS_COLUMNS.map(PlanColumn::of);
+    let others: Vec<Expr> = PLANS_COLUMNS[1..].iter().map(|name| col(*name)).collect();
+    col(PLANS_COLUMNS[0])
+        .map_many(
+            move |columns: &mut [Column]| {
+                let texts = columns
+                    .iter()
+                    .map(|column| column.str())
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                let rows = texts.first().map_or(0, |text| text.len());
+                if texts.iter().any(|text| text.len() != rows) {
+                    polars_bail!(ComputeError: "the plans' columns differ in length");
+                }
+                // Each column read in turn through its chunks (rechunking would copy them).
+                let mut values: Vec<_> = texts.iter().map(|text| text.iter()).collect();
+                let mut cells = [""; PLANS_COLUMNS.len()];
+                let mut refused = Vec::with_capacity(rows);
+                for _ in 0..rows {
+                    for (cell, values) in cells.iter_mut().zip(&mut values) {
+                        // A missing value is an empty cell, as in the row-by-row check.
+                        *cell = values.next().flatten().unwrap_or("");
+                    }
+                    let cell_refused = known.iter().zip(&cells).any(|(column, cell)| {
+                        column.is_some_and(|column| rules.plans_cell_in(column, cell).is_err())
+                    });
+                    refused.push(
+                        cell_refused
+                            || !identifiers::find_in_text(cells[0]).is_empty()
+                            || rules.plans_row(&cells).is_some(),
+                    );
+                }
+                Ok(BooleanChunked::from_slice("suspect".into(), &refused).into_column())
+            },
+            &others,
+            |_, _| Ok(Field::new("suspect".into(), DataType::Boolean)),
         )
-        .fill_null(lit(false));
-    columns
-        .chain([
-            died_early,
-            updated_early,
-            change_malformed,
-            wish_without_preference,
-        ])
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false))
+        .alias("suspect")
 }
 
 /// True where a cell is none of `allowed` (or missing): polars compares text columns with
