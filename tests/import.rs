@@ -344,6 +344,41 @@ fn a_parquet_extract_publishes_the_same_figures_as_its_csv_form() {
     assert_published_as_worked_by_hand(&repo);
 }
 
+/// `--verbose` times each step of aggregating an extract (where an import's time goes, on
+/// the user's own data); a plain import prints none of it.
+#[test]
+fn a_verbose_import_times_each_step_of_the_aggregation() {
+    let repo = Repo::valid();
+    hand_made_extract(&repo);
+    to_parquet(&repo, false);
+    let plain = repo.run(&["import", "extract", "--all", "--out", "plain"]);
+    assert_eq!(plain.code, 0, "{}{}", plain.stdout, plain.stderr);
+    assert!(!plain.stderr.contains("debug:"), "{}", plain.stderr);
+    let verbose = repo.run(&[
+        "--verbose",
+        "import",
+        "extract",
+        "--all",
+        "--out",
+        "verbose",
+    ]);
+    assert_eq!(verbose.code, 0, "{}{}", verbose.stdout, verbose.stderr);
+    for step in [
+        "plans read, checked and held",
+        "plan index built",
+        "events and episodes counted",
+        "reviews walked",
+    ] {
+        assert!(
+            verbose
+                .stderr
+                .contains(&format!("debug: import: {step} in ")),
+            "{step}: {}",
+            verbose.stderr
+        );
+    }
+}
+
 #[test]
 fn parquet_rows_are_refused_with_their_row_and_column() {
     // Parquet rows count from the first data row: CSV row 5 is Parquet row 4.

@@ -298,8 +298,10 @@ fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<Eve
             .map(|row| {
                 let event = events.read(row, check.as_deref());
                 let month = event.month.map(Month::index);
-                let pid = event.plan_id.and_then(|id| plans.pid_from(id, &mut cursor));
-                let plan = pid.map(|pid| plans.of_plan(pid, month));
+                let found = event
+                    .plan_id
+                    .and_then(|id| plans.find_from(id, &mut cursor));
+                let plan = found.map(|found| found.in_month(month));
                 let code = match event.kind {
                     _ if event.refused => SUSPECT,
                     EventKind::View(service) => service.map_or(UNKNOWN_VIEW, |i| i as u8),

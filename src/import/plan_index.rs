@@ -21,12 +21,31 @@ type IdArray = <StringType as PolarsDataType>::Array;
 /// table too large for the reads it saved.)
 pub struct PlanIndex {
     ids: IdArray,
-    /// The table in shards by hash, built each on a thread of its own (one thread took 1.1 s
-    /// of an import's 10 at 10M plans).
-    shards: Vec<HashTable<u32>>,
+    keys: Keys,
     plans: Vec<Cells>,
     /// Rows whose id an earlier row has.
     repeated: u64,
+}
+
+/// How the table finds an id.
+enum Keys {
+    /// Every plan's id has one length of at most 16 bytes (a fixed-format identifier, as
+    /// real extracts and synth's have): each id's bytes are its key, held in the table's slot
+    /// beside the plan's row and cells, so that finding a plan reads one slot and nothing
+    /// else. With events in time order (no order to follow) the hash table of rows read four
+    /// places for each event: its control bytes, its entry, the id's text, the cells.
+    Fixed(FixedTable),
+    /// Any other ids: hash tables of plan rows keyed by XXH3 of the id, in shards by hash
+    /// built each on a thread of its own, ids compared as text against the plans' column (so
+    /// two ids that share a hash are still told apart).
+    Text(Vec<HashTable<u32>>),
+}
+
+/// A plan found: its row and where its events count.
+#[derive(Clone, Copy)]
+pub struct Found {
+    pid: u32,
+    cells: Cells,
 }
 
 /// Where one plan's events count.
@@ -85,13 +104,14 @@ impl PlanIndex {
     pub fn new(plans: &DataFrame) -> PolarsResult<Arc<PlanIndex>> {
         let ids = plans.column("plan_id")?.str()?.rechunk();
         let ids = ids.downcast_as_array().clone();
-        if ids.len() > u32::MAX as usize {
-            polars_bail!(ComputeError: "more than {} plans", u32::MAX);
+        // `u32::MAX` marks an empty slot of the fixed table.
+        if ids.len() >= u32::MAX as usize {
+            polars_bail!(ComputeError: "more than {} plans", u32::MAX - 1);
         }
         let cell_first = plans.column("cell_first")?.u32()?;
         let cell_now = plans.column("cell_now")?.u32()?;
         let changed = plans.column("changed_index")?.i64()?;
-        let plans = cell_first
+        let plans: Vec<Cells> = cell_first
             .iter()
             .zip(cell_now.iter())
             .zip(changed.iter())
@@ -102,45 +122,19 @@ impl PlanIndex {
                 changed: changed.map_or(NEVER, |m| i32::try_from(m).unwrap_or(NEVER)),
             })
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let shard_count = if ids.len() < 100_000 { 1 } else { threads };
-        let build = |shard: usize| {
-            let mut table = HashTable::with_capacity(ids.len() / shard_count + 1);
-            let mut repeated = 0u64;
-            for (pid, id) in ids.iter().enumerate() {
-                // A plan with no id matches no event (polars' joins do not match nulls
-                // either).
-                let Some(id) = id else { continue };
-                let hash = xxh3_64(id.as_bytes());
-                if shard_of(hash, shard_count) != shard {
-                    continue;
-                }
-                let same = |&other: &u32| ids.value(other as usize) == id;
-                let rehash = |&other: &u32| xxh3_64(ids.value(other as usize).as_bytes());
-                match table.entry(hash, same, rehash) {
-                    Entry::Occupied(_) => repeated += 1,
-                    Entry::Vacant(slot) => {
-                        slot.insert(pid as u32);
-                    }
-                }
+        let (keys, repeated) = match FixedTable::width_of(&ids) {
+            Some(width) => {
+                let (table, repeated) = FixedTable::new(&ids, width, &plans)?;
+                (Keys::Fixed(table), repeated)
             }
-            (table, repeated)
+            None => {
+                let (shards, repeated) = text_shards(&ids)?;
+                (Keys::Text(shards), repeated)
+            }
         };
-        let built: Vec<(HashTable<u32>, u64)> = std::thread::scope(|scope| {
-            let building: Vec<_> = (0..shard_count)
-                .map(|shard| scope.spawn(move || build(shard)))
-                .collect();
-            building
-                .into_iter()
-                .map(|thread| thread.join())
-                .collect::<Result<_, _>>()
-        })
-        .map_err(|_| polars_err!(ComputeError: "building the plans' index failed"))?;
-        let repeated = built.iter().map(|(_, repeated)| repeated).sum();
-        let shards = built.into_iter().map(|(table, _)| table).collect();
         Ok(Arc::new(PlanIndex {
             ids,
-            shards,
+            keys,
             plans,
             repeated,
         }))
@@ -152,12 +146,27 @@ impl PlanIndex {
         self.repeated
     }
 
-    /// The row of the plan with this id.
-    pub fn pid(&self, id: &str) -> Option<u32> {
-        let hash = xxh3_64(id.as_bytes());
-        self.shards[shard_of(hash, self.shards.len())]
-            .find(hash, |&pid: &u32| self.ids.value(pid as usize) == id)
-            .copied()
+    /// The plan with this id, in the table.
+    pub fn find(&self, id: &str) -> Option<Found> {
+        match &self.keys {
+            Keys::Fixed(table) => table.find(id).map(|slot| Found {
+                pid: slot.pid,
+                cells: slot.cells,
+            }),
+            Keys::Text(shards) => {
+                let hash = xxh3_64(id.as_bytes());
+                let pid = *shards[shard_of(hash, shards.len())]
+                    .find(hash, |&pid: &u32| self.ids.value(pid as usize) == id)?;
+                Some(self.at(pid as usize))
+            }
+        }
+    }
+
+    fn at(&self, pid: usize) -> Found {
+        Found {
+            pid: pid as u32,
+            cells: self.plans[pid],
+        }
     }
 
     /// The row of the plan with this id, looked for first where the last event's plan was
@@ -170,45 +179,249 @@ impl PlanIndex {
     /// the table finds a plan just after the last one again.
     /// Where ids repeat, only the table is used, so that a repeated id is found under its
     /// first row as `pid` finds it.
-    pub fn pid_from(&self, id: &str, cursor: &mut Cursor) -> Option<u32> {
+    pub fn find_from(&self, id: &str, cursor: &mut Cursor) -> Option<Found> {
         if self.repeated > 0 {
-            return self.pid(id);
+            return self.find(id);
         }
         let last = cursor.last as usize;
         let ahead = last + 1..(last + 1 + NEARBY).min(self.ids.len());
         let found = if self.ids.get(last) == Some(id) {
-            Some(last)
+            self.at(last)
         } else if cursor.ordered {
             let near = ahead.clone().find(|&pid| self.ids.get(pid) == Some(id));
             cursor.ordered = near.is_some();
-            near.or_else(|| self.pid(id).map(|pid| pid as usize))
+            match near {
+                Some(pid) => self.at(pid),
+                None => self.find(id)?,
+            }
         } else {
-            let pid = self.pid(id).map(|pid| pid as usize);
-            cursor.ordered = pid.is_some_and(|pid| ahead.contains(&pid));
-            pid
-        }?;
-        cursor.last = found as u32;
-        Some(found as u32)
+            let found = self.find(id)?;
+            cursor.ordered = ahead.contains(&(found.pid as usize));
+            found
+        };
+        cursor.last = found.pid;
+        Some(found)
+    }
+}
+
+impl Found {
+    /// The plan's row.
+    pub fn pid(self) -> u32 {
+        self.pid
     }
 
-    /// What an event of the plan in row `pid`, in the month `month` (a `Month::index`), counts
-    /// in.
-    pub fn of_plan(&self, pid: u32, month: Option<i64>) -> PlanOfEvent {
-        let plan = self.plans[pid as usize];
+    /// What an event of the plan in the month `month` (a `Month::index`) counts in.
+    pub fn in_month(self, month: Option<i64>) -> PlanOfEvent {
+        let plan = self.cells;
         let cell = match month {
             Some(month) if plan.changed != NEVER && month >= i64::from(plan.changed) => plan.now,
             _ => plan.first,
         };
         PlanOfEvent {
-            pid,
+            pid: self.pid,
             cell: (cell != UNKNOWN_CELL).then_some(cell),
         }
     }
 }
 
+/// The sharded hash tables of `Keys::Text`, and how many rows repeat an earlier row's id.
+fn text_shards(ids: &IdArray) -> PolarsResult<(Vec<HashTable<u32>>, u64)> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let shard_count = if ids.len() < 100_000 { 1 } else { threads };
+    let build = |shard: usize| {
+        let mut table = HashTable::with_capacity(ids.len() / shard_count + 1);
+        let mut repeated = 0u64;
+        for (pid, id) in ids.iter().enumerate() {
+            // A plan with no id matches no event (polars' joins do not match nulls either).
+            let Some(id) = id else { continue };
+            let hash = xxh3_64(id.as_bytes());
+            if shard_of(hash, shard_count) != shard {
+                continue;
+            }
+            let same = |&other: &u32| ids.value(other as usize) == id;
+            let rehash = |&other: &u32| xxh3_64(ids.value(other as usize).as_bytes());
+            match table.entry(hash, same, rehash) {
+                Entry::Occupied(_) => repeated += 1,
+                Entry::Vacant(slot) => {
+                    slot.insert(pid as u32);
+                }
+            }
+        }
+        (table, repeated)
+    };
+    let built: Vec<(HashTable<u32>, u64)> = std::thread::scope(|scope| {
+        let building: Vec<_> = (0..shard_count)
+            .map(|shard| scope.spawn(move || build(shard)))
+            .collect();
+        building
+            .into_iter()
+            .map(|thread| thread.join())
+            .collect::<Result<_, _>>()
+    })
+    .map_err(|_| polars_err!(ComputeError: "building the plans' index failed"))?;
+    let repeated = built.iter().map(|(_, repeated)| repeated).sum();
+    Ok((
+        built.into_iter().map(|(table, _)| table).collect(),
+        repeated,
+    ))
+}
+
+/// Open-addressing tables of plans whose ids all have one length of at most 16 bytes,
+/// probed linearly, each a power of two of slots at most two-thirds full, in shards by hash
+/// built each on a thread of its own (as the text tables are). Equal keys are equal ids: the
+/// key is the id's bytes, nothing of it is lost.
+struct FixedTable {
+    width: usize,
+    shards: Vec<FixedShard>,
+}
+
+struct FixedShard {
+    slots: Vec<Slot>,
+    /// `64 - log2(slots)`: a hash's top bits are its home slot.
+    shift: u32,
+}
+
+/// One plan: its id's bytes, its row and its cells, in 32 bytes aligned to 32, so that a slot
+/// never spans two cache lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Slot {
+    key: u128,
+    pid: u32,
+    cells: Cells,
+}
+
+/// The row of an empty slot (`PlanIndex::new` refuses that many plans).
+const EMPTY: u32 = u32::MAX;
+
+impl FixedTable {
+    /// The one length every present id has, if it is at most 16 bytes.
+    fn width_of(ids: &IdArray) -> Option<usize> {
+        let mut lengths = ids.iter().flatten().map(str::len);
+        let width = lengths.next().unwrap_or(0);
+        (width <= 16 && lengths.all(|len| len == width)).then_some(width)
+    }
+
+    fn new(ids: &IdArray, width: usize, plans: &[Cells]) -> PolarsResult<(FixedTable, u64)> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let shard_count = if ids.len() < 100_000 { 1 } else { threads };
+        let build = |shard: usize| {
+            let slots = (ids.len() / shard_count * 3 / 2)
+                .max(16)
+                .next_power_of_two();
+            let empty = Slot {
+                key: 0,
+                pid: EMPTY,
+                cells: Cells {
+                    first: UNKNOWN_CELL,
+                    now: UNKNOWN_CELL,
+                    changed: NEVER,
+                },
+            };
+            let mut table = FixedShard {
+                slots: vec![empty; slots],
+                shift: 64 - slots.trailing_zeros(),
+            };
+            let mask = slots - 1;
+            let mut repeated = 0u64;
+            for ((pid, id), cells) in ids.iter().enumerate().zip(plans) {
+                // A plan with no id matches no event (polars' joins do not match nulls
+                // either).
+                let Some(key) = id.and_then(|id| key_of(id, width)) else {
+                    continue;
+                };
+                let hash = hash_of(key);
+                if shard_of(hash, shard_count) != shard {
+                    continue;
+                }
+                let mut at = table.home(hash);
+                loop {
+                    let slot = &mut table.slots[at];
+                    if slot.pid == EMPTY {
+                        *slot = Slot {
+                            key,
+                            pid: pid as u32,
+                            cells: *cells,
+                        };
+                        break;
+                    }
+                    if slot.key == key {
+                        repeated += 1;
+                        break;
+                    }
+                    at = (at + 1) & mask;
+                }
+            }
+            (table, repeated)
+        };
+        let built: Vec<(FixedShard, u64)> = std::thread::scope(|scope| {
+            let building: Vec<_> = (0..shard_count)
+                .map(|shard| scope.spawn(move || build(shard)))
+                .collect();
+            building
+                .into_iter()
+                .map(|thread| thread.join())
+                .collect::<Result<_, _>>()
+        })
+        .map_err(|_| polars_err!(ComputeError: "building the plans' index failed"))?;
+        let repeated = built.iter().map(|(_, repeated)| repeated).sum();
+        let shards = built.into_iter().map(|(shard, _)| shard).collect();
+        Ok((FixedTable { width, shards }, repeated))
+    }
+
+    fn find(&self, id: &str) -> Option<&Slot> {
+        let key = key_of(id, self.width)?;
+        let hash = hash_of(key);
+        let shard = &self.shards[shard_of(hash, self.shards.len())];
+        let mask = shard.slots.len() - 1;
+        let mut at = shard.home(hash);
+        loop {
+            let slot = &shard.slots[at];
+            if slot.pid == EMPTY {
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+impl FixedShard {
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+}
+
+/// The key of an id of `width` bytes: its bytes, little-endian, zeros after them. An id of
+/// any other length is no plan's.
+fn key_of(id: &str, width: usize) -> Option<u128> {
+    let bytes = id.as_bytes();
+    if bytes.len() != width {
+        return None;
+    }
+    let mut key = [0u8; 16];
+    key[..bytes.len()].copy_from_slice(bytes);
+    Some(u128::from_le_bytes(key))
+}
+
+/// A key's hash: a folded multiply of its halves (as foldhash mixes), then a multiply whose
+/// top bits index a shard's slots (and bits 32 and up pick the shard, `shard_of`).
+fn hash_of(key: u128) -> u64 {
+    let (low, high) = (key as u64, (key >> 64) as u64);
+    let product =
+        u128::from(low ^ 0x243f_6a88_85a3_08d3) * u128::from(high ^ 0x1319_8a2e_0370_7344);
+    ((product as u64) ^ ((product >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pid(index: &PlanIndex, id: &str) -> Option<u32> {
+        index.find(id).map(Found::pid)
+    }
 
     fn plans() -> DataFrame {
         df!(
@@ -224,7 +437,7 @@ mod tests {
     fn events_find_their_plan_and_its_cell_in_their_month() {
         let index = PlanIndex::new(&plans()).unwrap();
         let cell = |id: &str, month: Option<i64>| {
-            let plan = index.pid(id).map(|pid| index.of_plan(pid, month));
+            let plan = index.find(id).map(|found| found.in_month(month));
             plan.map(|p| (p.pid, p.cell))
         };
         // Before the template changed, on the month it changed, after, and with no month.
@@ -252,11 +465,11 @@ mod tests {
         )
         .unwrap();
         let index = PlanIndex::new(&frame).unwrap();
-        assert_eq!(index.pid(&long("A")), Some(0));
-        assert_eq!(index.pid(&long("B")), Some(1));
-        assert_eq!(index.pid("PLAN-0123456789-"), Some(2));
-        assert_eq!(index.pid(&long("C")), None);
-        assert_eq!(index.pid(&long("AB")), None);
+        assert_eq!(pid(&index, &long("A")), Some(0));
+        assert_eq!(pid(&index, &long("B")), Some(1));
+        assert_eq!(pid(&index, "PLAN-0123456789-"), Some(2));
+        assert_eq!(pid(&index, &long("C")), None);
+        assert_eq!(pid(&index, &long("AB")), None);
     }
 
     /// Events in the plans' order, in reverse, interleaved, with unknown and repeated ids:
@@ -288,26 +501,60 @@ mod tests {
         for events in [in_order, skipping, reversed, scattered, unknown] {
             let mut cursor = Cursor::default();
             for id in &events {
-                assert_eq!(index.pid_from(id, &mut cursor), index.pid(id), "{id}");
+                assert_eq!(
+                    index.find_from(id, &mut cursor).map(Found::pid),
+                    pid(&index, id),
+                    "{id}"
+                );
             }
         }
         // The repeated id is found under its first row, wherever the cursor is.
         let mut cursor = Cursor::default();
-        assert_eq!(index.pid_from(&ids[498], &mut cursor), Some(498));
-        assert_eq!(index.pid_from(&ids[499], &mut cursor), Some(499));
-        assert_eq!(index.pid_from(&ids[499], &mut cursor), Some(499));
-        assert_eq!(index.pid_from(&ids[501], &mut cursor), Some(501));
-        assert_eq!(index.pid_from(&ids[500], &mut cursor), None);
-        assert_eq!(index.pid_from(&ids[598], &mut cursor), Some(598));
-        assert_eq!(index.pid_from(&ids[100], &mut cursor), Some(100));
+        assert_eq!(
+            index.find_from(&ids[498], &mut cursor).map(Found::pid),
+            Some(498)
+        );
+        assert_eq!(
+            index.find_from(&ids[499], &mut cursor).map(Found::pid),
+            Some(499)
+        );
+        assert_eq!(
+            index.find_from(&ids[499], &mut cursor).map(Found::pid),
+            Some(499)
+        );
+        assert_eq!(
+            index.find_from(&ids[501], &mut cursor).map(Found::pid),
+            Some(501)
+        );
+        assert_eq!(
+            index.find_from(&ids[500], &mut cursor).map(Found::pid),
+            None
+        );
+        assert_eq!(
+            index.find_from(&ids[598], &mut cursor).map(Found::pid),
+            Some(598)
+        );
+        assert_eq!(
+            index.find_from(&ids[100], &mut cursor).map(Found::pid),
+            Some(100)
+        );
         // Without repeats, the rows after the last plan are looked at first.
         let index = PlanIndex::new(&frame.head(Some(500))).unwrap();
         let mut cursor = Cursor::default();
-        assert_eq!(index.pid_from(&ids[3], &mut cursor), Some(3));
+        assert_eq!(
+            index.find_from(&ids[3], &mut cursor).map(Found::pid),
+            Some(3)
+        );
         assert!(cursor.ordered);
-        assert_eq!(index.pid_from(&ids[300], &mut cursor), Some(300));
+        assert_eq!(
+            index.find_from(&ids[300], &mut cursor).map(Found::pid),
+            Some(300)
+        );
         assert!(!cursor.ordered, "a jump is not the plans' order");
-        assert_eq!(index.pid_from(&ids[302], &mut cursor), Some(302));
+        assert_eq!(
+            index.find_from(&ids[302], &mut cursor).map(Found::pid),
+            Some(302)
+        );
         assert!(
             cursor.ordered,
             "the table found the plan just after the last"
@@ -317,30 +564,45 @@ mod tests {
     #[test]
     fn a_repeated_id_is_found_under_its_first_row() {
         let index = PlanIndex::new(&plans()).unwrap();
-        assert_eq!(index.pid("P-A"), Some(0));
+        assert_eq!(pid(&index, "P-A"), Some(0));
         assert_eq!(index.repeated_ids(), 1);
     }
 
     #[test]
     fn many_ids_are_all_found_and_only_they() {
-        // Enough plans for the table to be built in shards (on a machine with more than one
-        // processor), with every 1000th id listed again at the end.
-        let first: Vec<String> = (0..150_000).map(|i| format!("P-{i:014}")).collect();
-        let mut ids = first.clone();
-        ids.extend(first.iter().step_by(1000).cloned());
-        let n = ids.len();
-        let frame = df!(
-            "plan_id" => ids.clone(),
-            "cell_first" => vec![0u32; n],
-            "cell_now" => vec![0u32; n],
-            "changed_index" => vec![None::<i64>; n],
-        )
-        .unwrap();
-        let index = PlanIndex::new(&frame).unwrap();
-        for (pid, id) in first.iter().enumerate() {
-            assert_eq!(index.pid(id), Some(pid as u32));
+        // Ids of one width (the fixed table) and of many (the hash tables, in shards on a
+        // machine with more than one processor), each with every 1000th id listed again.
+        let widths: [fn(usize) -> String; 2] = [|i| format!("P-{i:014}"), |i| format!("P-{i}")];
+        for format in widths {
+            let first: Vec<String> = (0..150_000).map(format).collect();
+            let mut ids = first.clone();
+            ids.extend(first.iter().step_by(1000).cloned());
+            let n = ids.len();
+            let frame = df!(
+                "plan_id" => ids.clone(),
+                "cell_first" => (0..n as u32).collect::<Vec<_>>(),
+                "cell_now" => vec![0u32; n],
+                "changed_index" => vec![None::<i64>; n],
+            )
+            .unwrap();
+            let index = PlanIndex::new(&frame).unwrap();
+            assert_eq!(
+                matches!(index.keys, Keys::Fixed(_)),
+                first[0].len() == first[149_999].len()
+            );
+            for (row, id) in first.iter().enumerate() {
+                let found = index.find(id).map(|found| found.in_month(None));
+                assert_eq!(
+                    found,
+                    Some(PlanOfEvent {
+                        pid: row as u32,
+                        cell: Some(row as u32)
+                    })
+                );
+            }
+            assert_eq!(pid(&index, &format(150_000)), None);
+            assert_eq!(pid(&index, "P-"), None);
+            assert_eq!(index.repeated_ids(), 150);
         }
-        assert_eq!(index.pid("P-00000000150000"), None);
-        assert_eq!(index.repeated_ids(), 150);
     }
 }
