@@ -9,13 +9,14 @@
 # compared byte for byte with careplans' before a figure counts.
 # Needs about 2 GB of disk for the extracts and, the first time, 10 minutes to write them.
 # CAREPLANS=path/to/careplans uses that binary instead of building target/release/careplans.
-#   bash benches/import-peers.sh                 # 1M plans / 10M events and 10M / 100M
-#   SIZES="1000000:10000000" RUNS=5 bash benches/import-peers.sh
+#   bash benches/import-peers.sh                 # 1M plans / 10M events (as synth orders the
+#                                                # events, then in time order) and 10M / 100M
+#   SIZES="1000000:10000000 1000000:10000000:time" RUNS=5 bash benches/import-peers.sh
 #   CAREPLANS=/usr/local/bin/careplans RUNS=1 bash benches/import-peers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-sizes="${SIZES:-1000000:10000000 10000000:100000000}"
+sizes="${SIZES:-1000000:10000000 1000000:10000000:time 10000000:100000000}"
 runs="${RUNS:-3}"
 data="$root/target/bench-data"
 venv="$root/target/peers-venv"
@@ -89,12 +90,32 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 echo "| Extract (Parquet) | Engine | Wall time (median of $runs) | Peak memory | Time vs DuckDB | Time vs bare scan |"
 echo "|---|---|---|---|---|---|"
 for size in $sizes; do
-    plans="${size%%:*}"
-    events="${size##*:}"
+    IFS=: read -r plans events order <<<"$size"
     extract="$data/$plans-$events"
     if [ ! -f "$extract/events.parquet" ] || ! current_extract "$extract"; then
         rm -rf "$extract"
         "$careplans" --repo "$workspace" synth --out "$extract" --format parquet --plans "$plans" --events "$events" >&2
+    fi
+    # synth lists each plan's events together, in the plans' order; an audit log read as it
+    # was written lists them in time order. `PLANS:EVENTS:time` runs the same extract with its
+    # events sorted by time (by DuckDB), so that no engine is helped by the plans' order.
+    if [ "$order" = time ]; then
+        sorted="$extract-by-time"
+        if [ ! -f "$sorted/events.parquet" ] || [ "$sorted/events.parquet" -ot "$extract/events.parquet" ]; then
+            rm -rf "$sorted"
+            mkdir -p "$sorted"
+            cp "$extract/plans.parquet" "$sorted/"
+            "$python" - "$extract/events.parquet" "$sorted/events.parquet" <<'EOF'
+import sys
+import duckdb
+source, target = (path.replace("'", "''") for path in sys.argv[1:3])
+duckdb.sql(
+    f"COPY (SELECT * FROM read_parquet('{source}') ORDER BY timestamp, plan_id) "
+    f"TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
+)
+EOF
+        fi
+        extract="$sorted"
     fi
     declare -A wall=() memory=()
     for engine in careplans duckdb pandas scan-duckdb scan-polars; do
@@ -124,9 +145,10 @@ for size in $sizes; do
             *) label="$engine" ;;
         esac
         awk -v p="$plans" -v e="$events" -v engine="$label" -v t="${wall[$engine]}" \
-            -v m="${memory[$engine]}" -v d="${wall[duckdb]}" -v f="$floor" 'BEGIN {
-                printf "| %.0fM plans / %.0fM events | %s | %.2f s | %.2f GB | %.2fx | %.2fx |\n",
-                    p / 1e6, e / 1e6, engine, t, m / 1048576, t / d, t / f }'
+            -v m="${memory[$engine]}" -v d="${wall[duckdb]}" -v f="$floor" \
+            -v o="${order:+, events in time order}" 'BEGIN {
+                printf "| %.0fM plans / %.0fM events%s | %s | %.2f s | %.2f GB | %.2fx | %.2fx |\n",
+                    p / 1e6, e / 1e6, o, engine, t, m / 1048576, t / d, t / f }'
     done
     unset wall memory
 done

@@ -1,6 +1,7 @@
 //! Every plan of an extract found by its id: what the events need of their plan (its cells and
-//! the month its template changed), looked up by hashing each event's plan id once. This takes
-//! the place of joining the events to the plans: at 100M events, polars' join on the id's text
+//! the month its template changed). Each event's plan is looked for first where the last
+//! event's plan was (`PlanIndex::find_from`), then in a hash table (`Keys`). This takes the
+//! place of joining the events to the plans: at 100M events, polars' join on the id's text
 //! (hashing and probing string views, then gathering the plan's columns into every event row)
 //! was about 29% of an import.
 
@@ -14,11 +15,11 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Polars' array of string views, as a rechunked `plan_id` column holds it.
 type IdArray = <StringType as PolarsDataType>::Array;
 
-/// The plans, by id: a hash table of their rows (`pid`), with the plans' own `plan_id` column
-/// to compare ids against (as text, so two ids that share a hash are still told apart), and
-/// what an event needs of each plan in one place, so that finding it costs one more memory
-/// read. (Entries holding the id's bytes and the cells were slower: 36 bytes an entry made the
-/// table too large for the reads it saved.)
+/// The plans, by id: their own `plan_id` column (read in order from the last event's plan),
+/// a hash table (`Keys`), and what an event needs of each plan in one place. (With events in
+/// the plans' order, a table whose entries held the id's bytes and the cells was no faster
+/// than one of rows; with events in time order, where every event goes to the table, it is a
+/// third faster, so ids of one width get one: `Keys::Fixed`.)
 pub struct PlanIndex {
     ids: IdArray,
     keys: Keys,
@@ -68,10 +69,10 @@ fn shard_of(hash: u64, shards: usize) -> usize {
 const UNKNOWN_CELL: u32 = u32::MAX;
 const NEVER: i32 = i32::MAX;
 
-/// How many rows after the last event's plan `PlanIndex::pid_from` looks at.
+/// How many rows after the last event's plan `PlanIndex::find_from` looks at.
 const NEARBY: usize = 4;
 
-/// Where `PlanIndex::pid_from` looks first: the last event's plan, and whether the events
+/// Where `PlanIndex::find_from` looks first: the last event's plan, and whether the events
 /// seem to come in the plans' order.
 pub struct Cursor {
     last: u32,
@@ -169,16 +170,15 @@ impl PlanIndex {
         }
     }
 
-    /// The row of the plan with this id, looked for first where the last event's plan was
-    /// (`cursor`). Where events come in the plans' order (each plan's events together, as
+    /// The plan with this id, looked for first where the last event's plan was (`cursor`). Where events come in the plans' order (each plan's events together, as
     /// `synth` writes them and as an extract made plan by plan is), the next event's plan
     /// is the same or one of the next few rows, and reading those rows of the plans' column
     /// (in order, so the memory is at hand) costs far less than the hash table's random
-    /// reads: at 10M plans and 100M events, 0.81x the time of an import. Once the next rows
+    /// reads: at 10M plans and 100M events, 0.79x the time of an import. Once the next rows
     /// miss, events are taken to come in another order and go straight to the table, until
     /// the table finds a plan just after the last one again.
     /// Where ids repeat, only the table is used, so that a repeated id is found under its
-    /// first row as `pid` finds it.
+    /// first row as `find` finds it.
     pub fn find_from(&self, id: &str, cursor: &mut Cursor) -> Option<Found> {
         if self.repeated > 0 {
             return self.find(id);
