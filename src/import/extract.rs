@@ -15,6 +15,7 @@ use polars::prelude::*;
 
 use super::aggregate::Aggregator;
 use super::check::{EventKind, EventRules, map_events};
+use super::parallel;
 use super::plan_index::{self, PlanIndex};
 use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
 use crate::model::{Measure, Month};
@@ -403,23 +404,16 @@ fn review_changes(
     };
     // Sorted here, each range on its thread: polars' sort of the same column, inside the
     // streaming run, held many times the column's size.
-    let updates: Vec<(Vec<u64>, Option<MonthSpan>)> = std::thread::scope(|scope| {
-        let sorting: Vec<_> = updates
-            .into_iter()
-            .map(|mut part| {
-                scope.spawn(move || {
-                    part.sort_unstable();
-                    let span = range(&mut part.iter().map(|review| month_of(*review)));
-                    (part, span)
-                })
-            })
-            .collect();
-        sorting
-            .into_iter()
-            .map(|thread| thread.join())
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|_| anyhow!("sorting the reviews failed"))?;
+    let range = &range;
+    let sorted = parallel::on_threads(updates.into_iter().map(|mut part| {
+        move || {
+            part.sort_unstable();
+            let span = range(&mut part.iter().map(|review| month_of(*review)));
+            (part, span)
+        }
+    }));
+    let updates: Vec<(Vec<u64>, Option<MonthSpan>)> =
+        sorted.ok_or_else(|| anyhow!("sorting the reviews failed"))?;
     let spans = updates.iter().filter_map(|(_, span)| *span);
     let created_span = range(&mut created.iter().flatten().copied());
     let Some((low, high)) = range(
@@ -499,18 +493,11 @@ fn review_changes(
         }
         (starting, stopping)
     };
-    let tallies: Vec<(Vec<u64>, Vec<u64>)> = std::thread::scope(|scope| {
-        let walking: Vec<_> = updates
-            .iter()
-            .enumerate()
-            .map(|(part, (reviews, _))| scope.spawn(move || walk(part, reviews)))
-            .collect();
-        walking
-            .into_iter()
-            .map(|thread| thread.join())
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|_| anyhow!("walking the reviews failed"))?;
+    let walk = &walk;
+    let walked = parallel::on_threads(
+        (updates.iter().enumerate()).map(|(part, (reviews, _))| move || walk(part, reviews)),
+    );
+    let tallies = walked.ok_or_else(|| anyhow!("walking the reviews failed"))?;
     let (mut starting, mut stopping) = (vec![0u64; cells * span], vec![0u64; cells * span]);
     for (part_starting, part_stopping) in tallies {
         for (total, part) in starting.iter_mut().zip(part_starting) {
@@ -731,8 +718,7 @@ pub fn aggregate_extract(
     let plan_index =
         PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     lap("plan index built", &mut since);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let ranges = PlanRanges::new(plans_frame.height(), threads);
+    let ranges = PlanRanges::new(plans_frame.height(), parallel::threads());
     let updates = Arc::new(Updates::new(ranges));
     let events = scan_files(events_files, Table::Events, format, false)?
         .select([event_key(plan_index.clone(), updates.clone(), suspects.1)])

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod check;
 pub mod counts;
 pub mod extract;
+pub mod parallel;
 pub mod plan_index;
 pub mod write;
 

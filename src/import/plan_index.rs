@@ -65,6 +65,30 @@ fn shard_of(hash: u64, shards: usize) -> usize {
     ((hash >> 32) as u32 as usize) % shards
 }
 
+/// How many shards a table of `plans` is built in: one a thread, one under 100,000 plans.
+fn shards_for(plans: usize) -> usize {
+    if plans < 100_000 {
+        1
+    } else {
+        super::parallel::threads()
+    }
+}
+
+/// Each shard built by `build`, a thread each, with the rows they found repeated, added up.
+fn in_shards<T: Send>(
+    shards: usize,
+    build: impl Fn(usize) -> (T, u64) + Sync,
+) -> PolarsResult<(Vec<T>, u64)> {
+    let build = &build;
+    let built = super::parallel::on_threads((0..shards).map(|shard| move || build(shard)))
+        .ok_or_else(|| polars_err!(ComputeError: "building the plans' index failed"))?;
+    let repeated = built.iter().map(|(_, repeated)| repeated).sum();
+    Ok((
+        built.into_iter().map(|(table, _)| table).collect(),
+        repeated,
+    ))
+}
+
 /// An unknown cell, as `extract::NO_CELL` packs it.
 const UNKNOWN_CELL: u32 = u32::MAX;
 const NEVER: i32 = i32::MAX;
@@ -226,8 +250,7 @@ impl Found {
 
 /// The sharded hash tables of `Keys::Text`, and how many rows repeat an earlier row's id.
 fn text_shards(ids: &IdArray) -> PolarsResult<(Vec<HashTable<u32>>, u64)> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let shard_count = if ids.len() < 100_000 { 1 } else { threads };
+    let shard_count = shards_for(ids.len());
     let build = |shard: usize| {
         let mut table = HashTable::with_capacity(ids.len() / shard_count + 1);
         let mut repeated = 0u64;
@@ -249,21 +272,7 @@ fn text_shards(ids: &IdArray) -> PolarsResult<(Vec<HashTable<u32>>, u64)> {
         }
         (table, repeated)
     };
-    let built: Vec<(HashTable<u32>, u64)> = std::thread::scope(|scope| {
-        let building: Vec<_> = (0..shard_count)
-            .map(|shard| scope.spawn(move || build(shard)))
-            .collect();
-        building
-            .into_iter()
-            .map(|thread| thread.join())
-            .collect::<Result<_, _>>()
-    })
-    .map_err(|_| polars_err!(ComputeError: "building the plans' index failed"))?;
-    let repeated = built.iter().map(|(_, repeated)| repeated).sum();
-    Ok((
-        built.into_iter().map(|(table, _)| table).collect(),
-        repeated,
-    ))
+    in_shards(shard_count, build)
 }
 
 /// Open-addressing tables of plans whose ids all have one length of at most 16 bytes,
@@ -303,8 +312,7 @@ impl FixedTable {
     }
 
     fn new(ids: &IdArray, width: usize, plans: &[Cells]) -> PolarsResult<(FixedTable, u64)> {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let shard_count = if ids.len() < 100_000 { 1 } else { threads };
+        let shard_count = shards_for(ids.len());
         let build = |shard: usize| {
             let slots = (ids.len() / shard_count * 3 / 2)
                 .max(16)
@@ -354,18 +362,7 @@ impl FixedTable {
             }
             (table, repeated)
         };
-        let built: Vec<(FixedShard, u64)> = std::thread::scope(|scope| {
-            let building: Vec<_> = (0..shard_count)
-                .map(|shard| scope.spawn(move || build(shard)))
-                .collect();
-            building
-                .into_iter()
-                .map(|thread| thread.join())
-                .collect::<Result<_, _>>()
-        })
-        .map_err(|_| polars_err!(ComputeError: "building the plans' index failed"))?;
-        let repeated = built.iter().map(|(_, repeated)| repeated).sum();
-        let shards = built.into_iter().map(|(shard, _)| shard).collect();
+        let (shards, repeated) = in_shards(shard_count, build)?;
         Ok((FixedTable { width, shards }, repeated))
     }
 
