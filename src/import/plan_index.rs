@@ -229,11 +229,6 @@ impl PlanIndex {
 }
 
 impl Found {
-    /// The plan's row.
-    pub fn pid(self) -> u32 {
-        self.pid
-    }
-
     /// What an event of the plan in the month `month` (a `Month::index`) counts in.
     pub fn in_month(self, month: Option<i64>) -> PlanOfEvent {
         let plan = self.cells;
@@ -416,8 +411,12 @@ fn hash_of(key: u128) -> u64 {
 mod tests {
     use super::*;
 
+    fn row(found: Found) -> u32 {
+        found.pid
+    }
+
     fn pid(index: &PlanIndex, id: &str) -> Option<u32> {
-        index.find(id).map(Found::pid)
+        index.find(id).map(row)
     }
 
     fn plans() -> DataFrame {
@@ -499,7 +498,7 @@ mod tests {
             let mut cursor = Cursor::default();
             for id in &events {
                 assert_eq!(
-                    index.find_from(id, &mut cursor).map(Found::pid),
+                    index.find_from(id, &mut cursor).map(row),
                     pid(&index, id),
                     "{id}"
                 );
@@ -507,51 +506,21 @@ mod tests {
         }
         // The repeated id is found under its first row, wherever the cursor is.
         let mut cursor = Cursor::default();
-        assert_eq!(
-            index.find_from(&ids[498], &mut cursor).map(Found::pid),
-            Some(498)
-        );
-        assert_eq!(
-            index.find_from(&ids[499], &mut cursor).map(Found::pid),
-            Some(499)
-        );
-        assert_eq!(
-            index.find_from(&ids[499], &mut cursor).map(Found::pid),
-            Some(499)
-        );
-        assert_eq!(
-            index.find_from(&ids[501], &mut cursor).map(Found::pid),
-            Some(501)
-        );
-        assert_eq!(
-            index.find_from(&ids[500], &mut cursor).map(Found::pid),
-            None
-        );
-        assert_eq!(
-            index.find_from(&ids[598], &mut cursor).map(Found::pid),
-            Some(598)
-        );
-        assert_eq!(
-            index.find_from(&ids[100], &mut cursor).map(Found::pid),
-            Some(100)
-        );
+        assert_eq!(index.find_from(&ids[498], &mut cursor).map(row), Some(498));
+        assert_eq!(index.find_from(&ids[499], &mut cursor).map(row), Some(499));
+        assert_eq!(index.find_from(&ids[499], &mut cursor).map(row), Some(499));
+        assert_eq!(index.find_from(&ids[501], &mut cursor).map(row), Some(501));
+        assert_eq!(index.find_from(&ids[500], &mut cursor).map(row), None);
+        assert_eq!(index.find_from(&ids[598], &mut cursor).map(row), Some(598));
+        assert_eq!(index.find_from(&ids[100], &mut cursor).map(row), Some(100));
         // Without repeats, the rows after the last plan are looked at first.
         let index = PlanIndex::new(&frame.head(Some(500))).unwrap();
         let mut cursor = Cursor::default();
-        assert_eq!(
-            index.find_from(&ids[3], &mut cursor).map(Found::pid),
-            Some(3)
-        );
+        assert_eq!(index.find_from(&ids[3], &mut cursor).map(row), Some(3));
         assert!(cursor.ordered);
-        assert_eq!(
-            index.find_from(&ids[300], &mut cursor).map(Found::pid),
-            Some(300)
-        );
+        assert_eq!(index.find_from(&ids[300], &mut cursor).map(row), Some(300));
         assert!(!cursor.ordered, "a jump is not the plans' order");
-        assert_eq!(
-            index.find_from(&ids[302], &mut cursor).map(Found::pid),
-            Some(302)
-        );
+        assert_eq!(index.find_from(&ids[302], &mut cursor).map(row), Some(302));
         assert!(
             cursor.ordered,
             "the table found the plan just after the last"
