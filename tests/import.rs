@@ -307,6 +307,53 @@ fn synth_then_import_reproduces_the_models_metrics_and_they_check_clean() {
     }
 }
 
+/// synth lists each plan's events together, in the plans' order, where `import` finds each
+/// event's plan by looking near the last one; an audit log in time order sends every event to
+/// the plans' table instead. Both orders publish the same bytes.
+#[test]
+fn events_in_time_order_publish_what_events_in_the_plans_order_publish() {
+    let repo = Repo::valid();
+    let run = repo.run(&[
+        "synth", "--out", "extract", "--format", "csv", "--plans", "3000", "--from", "2020-01",
+        "--months", "12",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let events = repo.read("extract/events.csv");
+    let mut lines: Vec<&str> = events.lines().collect();
+    let header = lines.remove(0);
+    assert!(header.starts_with("plan_id,timestamp,"), "{header}");
+    let timestamp = |line: &&str| line.split(',').nth(1).unwrap_or("").to_owned();
+    let in_plan_order = lines
+        .windows(2)
+        .filter(|w| w[0].split(',').next() == w[1].split(',').next())
+        .count();
+    assert!(
+        in_plan_order * 2 > lines.len(),
+        "synth's events come plan by plan"
+    );
+    lines.sort_by_key(timestamp);
+    repo.write("by-time/plans.csv", repo.read("extract/plans.csv"));
+    repo.write(
+        "by-time/events.csv",
+        format!("{header}\n{}\n", lines.join("\n")),
+    );
+    for (extract, out) in [("extract", "in-plan-order"), ("by-time", "in-time-order")] {
+        let run = repo.run(&["import", extract, "--all", "--out", out]);
+        assert_eq!(run.code, 0, "{extract}: {}{}", run.stdout, run.stderr);
+    }
+    let mut months = 0;
+    for entry in std::fs::read_dir(repo.path("in-plan-order")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert_eq!(
+            repo.read(&format!("in-time-order/{name}")),
+            repo.read(&format!("in-plan-order/{name}")),
+            "{name}"
+        );
+        months += 1;
+    }
+    assert_eq!(months, 12);
+}
+
 #[test]
 fn a_folder_without_an_extract_is_a_usage_error() {
     let repo = Repo::valid();
