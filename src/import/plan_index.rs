@@ -135,7 +135,7 @@ impl PlanIndex {
         }
         let cell_first = plans.column("cell_first")?.u32()?;
         let cell_now = plans.column("cell_now")?.u32()?;
-        let changed = plans.column("changed_index")?.i64()?;
+        let changed = plans.column("changed_index")?.i32()?;
         let plans: Vec<Cells> = cell_first
             .iter()
             .zip(cell_now.iter())
@@ -143,8 +143,7 @@ impl PlanIndex {
             .map(|((first, now), changed)| Cells {
                 first: first.unwrap_or(UNKNOWN_CELL),
                 now: now.unwrap_or(UNKNOWN_CELL),
-                // A month past i32's range is no month an extract the check passes has.
-                changed: changed.map_or(NEVER, |m| i32::try_from(m).unwrap_or(NEVER)),
+                changed: changed.unwrap_or(NEVER),
             })
             .collect();
         let (keys, repeated) = match FixedTable::width_of(&ids) {
@@ -424,7 +423,7 @@ mod tests {
             "plan_id" => [Some("P-A"), Some("P-B"), None, Some("P-A"), Some("P-C")],
             "cell_first" => [Some(1u32), Some(2), Some(3), Some(4), None],
             "cell_now" => [Some(5u32), Some(2), Some(3), Some(4), None],
-            "changed_index" => [Some(20i64), None, None, None, None],
+            "changed_index" => [Some(20i32), None, None, None, None],
         )
         .unwrap()
     }
@@ -457,7 +456,7 @@ mod tests {
             "plan_id" => [long("A"), long("B"), "PLAN-0123456789-".to_owned()],
             "cell_first" => [1u32, 2, 3],
             "cell_now" => [1u32, 2, 3],
-            "changed_index" => [None::<i64>, None, None],
+            "changed_index" => [None::<i32>, None, None],
         )
         .unwrap();
         let index = PlanIndex::new(&frame).unwrap();
@@ -481,7 +480,7 @@ mod tests {
             "plan_id" => with_repeat.clone(),
             "cell_first" => vec![0u32; n],
             "cell_now" => vec![0u32; n],
-            "changed_index" => vec![None::<i64>; n],
+            "changed_index" => vec![None::<i32>; n],
         )
         .unwrap();
         let index = PlanIndex::new(&frame).unwrap();
@@ -548,7 +547,7 @@ mod tests {
                 "plan_id" => ids.clone(),
                 "cell_first" => (0..n as u32).collect::<Vec<_>>(),
                 "cell_now" => vec![0u32; n],
-                "changed_index" => vec![None::<i64>; n],
+                "changed_index" => vec![None::<i32>; n],
             )
             .unwrap();
             let index = PlanIndex::new(&frame).unwrap();
