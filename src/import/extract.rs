@@ -10,14 +10,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
-use polars::chunked_array::ops::arity::unary_elementwise;
 use polars::prelude::*;
 
 use super::aggregate::Aggregator;
-use super::check::{EventKind, EventRules, map_events};
+use super::check::{EventKind, EventRules, PlanRules, each_plan_row, map_events};
 use super::parallel;
 use super::plan_index::{self, PlanIndex};
-use crate::extract::{ExtractFormat, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES};
+use crate::extract::{
+    ExtractFormat, PLANS_COLUMNS, REVIEW_MONTHS, Reference, Table, TableFile, VIEWING_SERVICES,
+};
 use crate::model::{Measure, Month};
 use crate::pipeline::log;
 
@@ -113,20 +114,9 @@ pub fn scan_files(
 }
 
 /// The month index (`Month::index`) of a cell that starts `YYYY-MM`: a month, or a timestamp's
-/// month. Null for anything else, which only an extract the check refuses has (this runs
+/// month. `None` for anything else, which only an extract the check refuses has (this runs
 /// beside the check, or after it for CSV). One pass over the bytes: slicing the text and
 /// casting the slices cost three times as much.
-fn month_index(column: &str) -> Expr {
-    col(column).map(
-        |values: Column| {
-            let months: Int32Chunked =
-                unary_elementwise(values.str()?, |cell: Option<&str>| cell.and_then(month_of));
-            Ok(months.into_column())
-        },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
-    )
-}
-
 fn month_of(cell: &str) -> Option<i32> {
     let bytes = cell.as_bytes();
     let digit = |i: usize| {
@@ -140,11 +130,6 @@ fn month_of(cell: &str) -> Option<i32> {
     let month = u32::from(digit(5)?) * 10 + u32::from(digit(6)?);
     // A month index is a few tens of thousands (`Month::index`): it fits in 32 bits.
     Month::new(year, month).map(|month| month.index() as i32)
-}
-
-/// A flag as a boolean: held as one bit a plan, and summed as a count.
-fn flag(column: &str) -> Expr {
-    col(column).eq(lit("true"))
 }
 
 /// A group's key packed into one number (`cell << 32 | month << 3 | code`), so that every
@@ -334,33 +319,141 @@ fn unordered() -> UnionArgs {
     }
 }
 
-/// Each plan's cell as one small number, `borough x templates + template` (null when either
-/// is unknown), for the template in `template_column`: the plan index carries it instead of
-/// two strings, and groups hash it cheaply.
-fn cell_index(reference: &Reference, template_column: &'static str) -> Expr {
+/// What the aggregation holds of each plan, as numbers, made in one pass over the plans'
+/// thirteen text columns (`PLANS_COLUMNS`), which also makes the check's (`check`: none where
+/// the rows were checked before). A struct column of:
+/// - `created_index`, `end_index` (the month it stops being live: its person died or it was
+///   archived), `changed_index` (its template changed) and `died_index`, as `Month::index`
+///   (null: none, or a malformed month only a refused extract has);
+/// - `cpr`, `pref`, `dipp`: its three flags;
+/// - `cell_now` and `cell_first`, the cells (`borough x templates + template`; null when
+///   either is unknown) of its current template and of the one it began with;
+/// - `suspect`: the check refuses the row.
+///
+/// Reading each row once for all of these replaced a polars expression for each (five month
+/// parses, two cell lookups, three comparisons, three choices), each making its own column of
+/// every morsel.
+fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
     // hashbrown's map (foldhash): the standard library's SipHash cost more than a search by
     // halves of the sorted codes, which cost more than this (a string comparison at each step).
-    let index_of = |column: &'static str, index: HashMap<&str, usize>| {
-        let index: Arc<hashbrown::HashMap<String, u32>> = Arc::new(
-            index
-                .into_iter()
-                .map(|(code, i)| (code.to_owned(), i as u32))
-                .collect(),
-        );
-        col(column).map(
-            move |values: Column| {
-                let found: UInt32Chunked =
-                    unary_elementwise(values.str()?, |cell: Option<&str>| {
-                        index.get(cell?).copied()
-                    });
-                Ok(found.with_name(column.into()).into_column())
-            },
-            |_, field| Ok(Field::new(field.name().clone(), DataType::UInt32)),
-        )
+    let index_of = |index: HashMap<&str, usize>| -> hashbrown::HashMap<String, u32> {
+        let codes = index.into_iter();
+        codes.map(|(code, i)| (code.to_owned(), i as u32)).collect()
     };
-    let templates = reference.templates.len() as u32;
-    index_of("borough_code", reference.borough_index()) * lit(templates)
-        + index_of(template_column, reference.template_index())
+    let boroughs = index_of(reference.borough_index());
+    let templates = index_of(reference.template_index());
+    let template_count = reference.templates.len() as u32;
+    let others: Vec<Expr> = PLANS_COLUMNS[1..].iter().map(|name| col(*name)).collect();
+    col(PLANS_COLUMNS[0])
+        .map_many(
+            move |columns: &mut [Column]| {
+                let rows = columns.first().map_or(0, Column::len);
+                let mut facts = PlanFacts::with_capacity(rows);
+                each_plan_row(columns, |cells| {
+                    let cell = |template: &str| {
+                        let borough = boroughs.get(cells[1])?;
+                        Some(borough * template_count + templates.get(template)?)
+                    };
+                    let month = |i: usize| (!cells[i].is_empty()).then(|| month_of(cells[i]))?;
+                    let died = month(9);
+                    let changed = month(12);
+                    let now = cell(cells[2]);
+                    facts.created.push(month_of(cells[4]));
+                    facts.end.push(
+                        died.or_else(|| (cells[6] == "archived").then(|| month_of(cells[5]))?),
+                    );
+                    facts.changed.push(changed);
+                    facts.died.push(died);
+                    facts.cpr.push(cells[7] == "true");
+                    facts.pref.push(cells[8] == "true");
+                    facts.dipp.push(cells[10] == "true");
+                    facts.cell_now.push(now);
+                    facts.cell_first.push(match changed {
+                        Some(_) => cell(cells[11]),
+                        None => now,
+                    });
+                    facts
+                        .suspect
+                        .push(check.as_ref().is_some_and(|rules| rules.refuses(cells)));
+                })?;
+                facts.into_column(rows)
+            },
+            &others,
+            |_, _| Ok(Field::new("facts".into(), PlanFacts::dtype())),
+        )
+        .alias("facts")
+}
+
+/// The columns of `plan_facts`, one morsel's.
+struct PlanFacts {
+    created: Vec<Option<i32>>,
+    end: Vec<Option<i32>>,
+    changed: Vec<Option<i32>>,
+    died: Vec<Option<i32>>,
+    cpr: Vec<bool>,
+    pref: Vec<bool>,
+    dipp: Vec<bool>,
+    cell_now: Vec<Option<u32>>,
+    cell_first: Vec<Option<u32>>,
+    suspect: Vec<bool>,
+}
+
+const MONTH_FACTS: [&str; 4] = ["created_index", "end_index", "changed_index", "died_index"];
+const FLAG_FACTS: [&str; 3] = ["cpr", "pref", "dipp"];
+const CELL_FACTS: [&str; 2] = ["cell_now", "cell_first"];
+
+impl PlanFacts {
+    fn with_capacity(rows: usize) -> PlanFacts {
+        PlanFacts {
+            created: Vec::with_capacity(rows),
+            end: Vec::with_capacity(rows),
+            changed: Vec::with_capacity(rows),
+            died: Vec::with_capacity(rows),
+            cpr: Vec::with_capacity(rows),
+            pref: Vec::with_capacity(rows),
+            dipp: Vec::with_capacity(rows),
+            cell_now: Vec::with_capacity(rows),
+            cell_first: Vec::with_capacity(rows),
+            suspect: Vec::with_capacity(rows),
+        }
+    }
+
+    fn dtype() -> DataType {
+        let fields = MONTH_FACTS
+            .iter()
+            .map(|name| Field::new((*name).into(), DataType::Int32))
+            .chain(
+                FLAG_FACTS
+                    .iter()
+                    .map(|name| Field::new((*name).into(), DataType::Boolean)),
+            )
+            .chain(
+                CELL_FACTS
+                    .iter()
+                    .map(|name| Field::new((*name).into(), DataType::UInt32)),
+            )
+            .chain([Field::new("suspect".into(), DataType::Boolean)]);
+        DataType::Struct(fields.collect())
+    }
+
+    fn into_column(self, rows: usize) -> PolarsResult<Column> {
+        let months = [self.created, self.end, self.changed, self.died];
+        let flags = [self.cpr, self.pref, self.dipp];
+        let cells = [self.cell_now, self.cell_first];
+        let fields: Vec<Column> = (MONTH_FACTS.iter().zip(months))
+            .map(|(name, months)| {
+                Int32Chunked::from_iter_options((*name).into(), months.into_iter()).into_column()
+            })
+            .chain(FLAG_FACTS.iter().zip(flags).map(|(name, flags)| {
+                BooleanChunked::from_slice((*name).into(), &flags).into_column()
+            }))
+            .chain(CELL_FACTS.iter().zip(cells).map(|(name, cells)| {
+                UInt32Chunked::from_iter_options((*name).into(), cells.into_iter()).into_column()
+            }))
+            .chain([BooleanChunked::from_slice("suspect".into(), &self.suspect).into_column()])
+            .collect();
+        Ok(StructChunked::from_columns("facts".into(), rows, &fields)?.into_column())
+    }
 }
 
 /// What the review walk reads of the collected plans.
@@ -596,9 +689,9 @@ pub struct Aggregated {
 
 /// Aggregates an extract into unrounded counts per month, borough and template, for `window`
 /// or, without one, every month from the first to the last month any service viewed a plan
-/// (updates before that still count as reviews). `suspects` are the check's filter for the
-/// plans table and its rules for the events (counted, not applied; no rules where the rows
-/// were checked before).
+/// (updates before that still count as reviews). `suspects` are the check's rules for the
+/// plans and for the events (counted, not applied; no rules where the rows were checked
+/// before).
 ///
 /// A plan is counted in the cell of the template it uses in each month: a plan whose template
 /// changed (`template_changed`) is two episodes, the earlier template's up to the change and
@@ -609,59 +702,16 @@ pub fn aggregate_extract(
     format: ExtractFormat,
     reference: &Reference,
     window: Option<(Month, Month)>,
-    suspects: (Expr, Option<Arc<EventRules>>),
+    suspects: (Option<PlanRules>, Option<Arc<EventRules>>),
 ) -> Result<Aggregated> {
     // Flags are booleans, whose sums polars gives as 32-bit counts: every count is 64-bit here.
     let sum = |name: &str| col(name).sum().cast(DataType::UInt64).alias(name);
-    let not_empty = |name: &str| col(name).is_not_null().and(col(name).neq(lit("")));
-    let null_month = || lit(NULL).cast(DataType::Int32);
     // Each plan's row number is its key from here on: joins, sorts and groups on a number
     // instead of the plan id's text.
     let plans = scan_files(plans_files, Table::Plans, format, false)?
-        .with_columns([
-            month_index("created").alias("created_index"),
-            // A plan stops being live in the month its person died or it was archived.
-            when(not_empty("died_month"))
-                .then(month_index("died_month"))
-                .when(col("status").eq(lit("archived")))
-                .then(month_index("last_updated"))
-                .otherwise(null_month())
-                .alias("end_index"),
-            when(not_empty("template_changed"))
-                .then(month_index("template_changed"))
-                .otherwise(null_month())
-                .alias("changed_index"),
-            flag("cpr_decision_made").alias("cpr"),
-            flag("preference_expressed").alias("pref"),
-            flag("died_in_preferred_place").alias("dipp"),
-            cell_index(reference, "template_id").alias("cell_now"),
-            cell_index(reference, "earlier_template_id").alias("cell_earlier"),
-            when(not_empty("died_month"))
-                .then(month_index("died_month"))
-                .otherwise(null_month())
-                .alias("died_index"),
-            suspects.0.alias("suspect"),
-        ])
-        .with_column(
-            when(col("changed_index").is_not_null())
-                .then(col("cell_earlier"))
-                .otherwise(col("cell_now"))
-                .alias("cell_first"),
-        )
-        .select([
-            col("plan_id"),
-            col("created_index"),
-            col("end_index"),
-            col("changed_index"),
-            col("died_index"),
-            col("cpr"),
-            col("pref"),
-            col("dipp"),
-            col("cell_now"),
-            col("cell_first"),
-            col("suspect"),
-        ]);
-    // The plans are read, checked and reduced to numbers once, and held (about 120 bytes a
+        .select([col("plan_id"), plan_facts(reference, suspects.0)])
+        .unnest(cols(["facts"]), None);
+    // The plans are read, checked and reduced to numbers once, and held (about 40 bytes a
     // plan): every query below reads them. Left lazy, each query scanned and checked the
     // plans table again (the common-subplan elimination does not reach across queries here),
     // which cost a quarter of the time and 1.5 GB at 10M plans.
@@ -956,6 +1006,95 @@ mod tests {
         ] {
             assert_eq!(month_of(malformed), None, "{malformed}");
         }
+    }
+
+    /// The one pass over a plan's cells gives what the aggregation counts and the check's
+    /// verdict: an archived plan ends when last updated, a death ends it, a template change
+    /// gives it a first cell of the earlier template, and an unknown borough gives no cell
+    /// and a refused row.
+    #[test]
+    fn plan_facts_read_each_plan_once_for_the_figures_and_the_check() {
+        let reference = Reference {
+            boroughs: vec!["E09000001".into(), "E09000002".into()],
+            templates: vec!["t-a".into(), "t-b".into()],
+        };
+        let today = Month::new(2024, 3).unwrap();
+        let (rules, _) = super::super::check::suspects(&reference, today);
+        let rows: [[&str; 13]; 3] = [
+            [
+                "P1",
+                "E09000002",
+                "t-b",
+                "75-84",
+                "2021-04",
+                "2022-01",
+                "archived",
+                "true",
+                "false",
+                "",
+                "false",
+                "",
+                "",
+            ],
+            [
+                "P2",
+                "E09000002",
+                "t-b",
+                "85+",
+                "2021-05",
+                "2023-02",
+                "deceased",
+                "false",
+                "true",
+                "2023-02",
+                "true",
+                "t-a",
+                "2022-06",
+            ],
+            [
+                "P3", "X", "t-a", "65-74", "2021-06", "2021-06", "active", "false", "false", "",
+                "false", "", "",
+            ],
+        ];
+        let columns: Vec<Column> = PLANS_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let values: Vec<&str> = rows.iter().map(|row| row[i]).collect();
+                Column::new((*name).into(), values)
+            })
+            .collect();
+        let facts = DataFrame::new(3, columns)
+            .unwrap()
+            .lazy()
+            .select([plan_facts(&reference, Some(rules))])
+            .unnest(cols(["facts"]), None)
+            .collect()
+            .unwrap();
+        let month = |m: u32, y: i32| Some(Month::new(y, m).unwrap().index() as i32);
+        let months = |name: &str| facts.column(name).unwrap().i32().unwrap().to_vec();
+        let cells = |name: &str| facts.column(name).unwrap().u32().unwrap().to_vec();
+        let flags = |name: &str| {
+            let column = facts.column(name).unwrap().bool().unwrap().clone();
+            column
+                .iter()
+                .map(Option::unwrap_or_default)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            months("created_index"),
+            [month(4, 2021), month(5, 2021), month(6, 2021)]
+        );
+        assert_eq!(months("end_index"), [month(1, 2022), month(2, 2023), None]);
+        assert_eq!(months("changed_index"), [None, month(6, 2022), None]);
+        assert_eq!(months("died_index"), [None, month(2, 2023), None]);
+        assert_eq!(flags("cpr"), [true, false, false]);
+        assert_eq!(flags("pref"), [false, true, false]);
+        assert_eq!(flags("dipp"), [false, true, false]);
+        // Borough 1 of 2, template 1 of 2 is cell 3; its earlier template (0) is cell 2.
+        assert_eq!(cells("cell_now"), [Some(3), Some(3), None]);
+        assert_eq!(cells("cell_first"), [Some(3), Some(2), None]);
+        assert_eq!(flags("suspect"), [false, false, true]);
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use polars::prelude::lit;
 
 use crate::diagnostic::Diagnostic;
 use crate::extract::{ExtractFormat, Layout, Reference, Table, TableFile, table_files};
@@ -278,10 +277,10 @@ fn aggregate_extract(
     }
     phases.start("aggregating", None, "");
     let suspects = match files.format {
-        ExtractFormat::Csv => (lit(false), None),
+        ExtractFormat::Csv => (None, None),
         ExtractFormat::Parquet => {
             let (plans, events) = check::suspects(reference, today);
-            (plans, Some(events))
+            (Some(plans), Some(events))
         }
     };
     let aggregated = extract::aggregate_extract(
