@@ -716,7 +716,8 @@ pub fn aggregate_extract(
     // plans table again (the common-subplan elimination does not reach across queries here),
     // which cost a quarter of the time and 1.5 GB at 10M plans.
     let started = std::time::Instant::now();
-    let plans_frame = collect_streaming(plans).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    let mut plans_frame =
+        collect_streaming(plans).map_err(|e| anyhow!("aggregation failed: {e}"))?;
     let lap = |what: &str, since: &mut std::time::Instant| {
         let now = std::time::Instant::now();
         log::debug(|| format!("import: {what} in {:.2?}", now - *since));
@@ -724,6 +725,17 @@ pub fn aggregate_extract(
     };
     let mut since = started;
     lap("plans read, checked and held", &mut since);
+    // All events, views and updates, find their plan in one index of the plans' ids: that
+    // both counts views and finds events whose plan is missing (no cell). Each event is reduced
+    // to its group's key in one pass over its four columns, so the group-by only counts.
+    let plan_index =
+        PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    // The index holds the ids in one array of its own; the frame's chunks of them can go
+    // (and their memory be used again by the events pass).
+    plans_frame
+        .drop_in_place("plan_id")
+        .map_err(|e| anyhow!("aggregation failed: {e}"))?;
+    lap("plan index built", &mut since);
     let plans = plans_frame.clone().lazy();
     let keys = |cell: Expr, month: Expr| [cell_month_key(cell, month)];
 
@@ -808,12 +820,6 @@ pub fn aggregate_extract(
             sum("pref"),
             sum("dipp"),
         ]);
-    // All events, views and updates, find their plan in one index of the plans' ids: that
-    // both counts views and finds events whose plan is missing (no cell). Each event is reduced
-    // to its group's key in one pass over its four columns, so the group-by only counts.
-    let plan_index =
-        PlanIndex::new(&plans_frame).map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    lap("plan index built", &mut since);
     let ranges = PlanRanges::new(plans_frame.height(), parallel::threads());
     let updates = Arc::new(Updates::new(ranges));
     let events = scan_files(events_files, Table::Events, format, false)?

@@ -208,10 +208,11 @@ impl PlanIndex {
         }
         let last = cursor.last as usize;
         let ahead = last + 1..(last + 1 + NEARBY).min(self.ids.len());
-        let found = if self.ids.get(last) == Some(id) {
+        let probe = Probe::of(id);
+        let found = if self.row_is(last, &probe) {
             self.at(last)
         } else if cursor.ordered {
-            let near = ahead.clone().find(|&pid| self.ids.get(pid) == Some(id));
+            let near = ahead.clone().find(|&pid| self.row_is(pid, &probe));
             cursor.ordered = near.is_some();
             match near {
                 Some(pid) => self.at(pid),
@@ -225,6 +226,59 @@ impl PlanIndex {
         cursor.last = found.pid;
         Some(found)
     }
+}
+
+/// An event's plan id as `PlanIndex::find_from` compares it with the plans' rows: by its
+/// string view where it is short enough to sit inline in one (the length, then the bytes,
+/// zeros after them), so that each comparison is one 16-byte compare and not a call to
+/// `memcmp` (4% of an import's time at 100M events).
+struct Probe<'a> {
+    id: &'a str,
+    inline: Option<u128>,
+}
+
+impl Probe<'_> {
+    fn of(id: &str) -> Probe<'_> {
+        // An empty id is compared as text: a missing plan id's view is all zeros too.
+        let bytes = id.as_bytes();
+        let inline = (1..=12).contains(&bytes.len()).then(|| {
+            let mut view = [0u8; 16];
+            view[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+            view[4..4 + bytes.len()].copy_from_slice(bytes);
+            u128::from_le_bytes(view)
+        });
+        Probe { id, inline }
+    }
+}
+
+impl PlanIndex {
+    /// Whether row `pid` of the plans has the probe's id.
+    fn row_is(&self, pid: usize, probe: &Probe) -> bool {
+        match (probe.inline, self.ids.views().get(pid)) {
+            // Equal inline views are equal texts (polars' own comparisons rely on it).
+            (Some(inline), Some(view)) => view.as_u128() == inline,
+            _ => self
+                .ids
+                .get(pid)
+                .is_some_and(|id| same_text(id.as_bytes(), probe.id.as_bytes())),
+        }
+    }
+}
+
+/// Whether two texts are equal, ids of 8 to 16 bytes (synth's are 13) compared as the two
+/// eight-byte words that cover them, without a call to `memcmp`.
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if !(8..=16).contains(&n) {
+        return a == b;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
+    };
+    word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
 }
 
 impl Found {
@@ -409,6 +463,27 @@ fn hash_of(key: u128) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_are_equal_exactly_when_their_bytes_are() {
+        let ids = [
+            "",
+            "P1",
+            "P0000001",
+            "P00000001234",
+            "P000000012345",
+            "P0000000123456789",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(same_text(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
+        }
+        // Differences in the middle, the first word and the last.
+        assert!(!same_text(b"P000000012345", b"P000000X12345"));
+        assert!(!same_text(b"P000000012345", b"X000000012345"));
+        assert!(!same_text(b"P000000012345", b"P00000001234X"));
+    }
 
     fn row(found: Found) -> u32 {
         found.pid
