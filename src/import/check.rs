@@ -145,7 +145,7 @@ fn events_row(partition: Option<Month>) -> impl Fn(&[&str]) -> Option<(usize, St
 /// if any turn up.
 pub fn suspects(reference: &Reference, today: Month) -> (PlanRules, Arc<EventRules>) {
     let rules = rules(reference, today);
-    (PlanRules(Arc::clone(&rules)), Arc::new(EventRules(rules)))
+    (PlanRules::new(&rules), Arc::new(EventRules(rules)))
 }
 
 /// Every Parquet file's columns: all there, in order, as text (a partition's file lacks its
@@ -536,17 +536,26 @@ impl Rules {
 /// pass over a Parquet extract (`extract::plan_facts`), which reads each row's thirteen
 /// cells once for the check and for the figures.
 #[derive(Clone)]
-pub struct PlanRules(Arc<Rules>);
+pub struct PlanRules {
+    rules: Arc<Rules>,
+    /// Each of `PLANS_COLUMNS` as its rule knows it.
+    columns: [Option<PlanColumn>; PLANS_COLUMNS.len()],
+}
 
 impl PlanRules {
+    fn new(rules: &Arc<Rules>) -> PlanRules {
+        PlanRules {
+            rules: Arc::clone(rules),
+            columns: PLANS_COLUMNS.map(PlanColumn::of),
+        }
+    }
+
     /// Whether the check refuses the row (cells in `PLANS_COLUMNS` order, a missing value as
     /// an empty cell): a cell its column's rule refuses, an identifier in the plan id, or
     /// cells that contradict each other (`Rules::plans_row`).
     pub fn refuses(&self, cells: &[&str; PLANS_COLUMNS.len()]) -> bool {
-        static KNOWN: std::sync::LazyLock<[Option<PlanColumn>; PLANS_COLUMNS.len()]> =
-            std::sync::LazyLock::new(|| PLANS_COLUMNS.map(PlanColumn::of));
-        let rules = &self.0;
-        let cell_refused = KNOWN.iter().zip(cells).any(|(column, cell)| {
+        let rules = &self.rules;
+        let cell_refused = self.columns.iter().zip(cells).any(|(column, cell)| {
             column.is_some_and(|column| rules.plans_cell_in(column, cell).is_err())
         });
         cell_refused
@@ -561,7 +570,7 @@ impl PlanRules {
 pub fn each_plan_row(
     columns: &[Column],
     mut visit: impl FnMut(&[&str; PLANS_COLUMNS.len()]),
-) -> PolarsResult<usize> {
+) -> PolarsResult<()> {
     let texts = columns
         .iter()
         .map(|column| column.str())
@@ -581,13 +590,13 @@ pub fn each_plan_row(
         }
         visit(&cells);
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// True where the check of the row-by-row pass refuses a plan's row (`PlanRules::refuses`),
 /// run inside polars so that the rows to look at one by one are found in one pass.
 fn plans_suspects(rules: &Arc<Rules>) -> Expr {
-    let rules = PlanRules(Arc::clone(rules));
+    let rules = PlanRules::new(rules);
     let others: Vec<Expr> = PLANS_COLUMNS[1..].iter().map(|name| col(*name)).collect();
     col(PLANS_COLUMNS[0])
         .map_many(
@@ -677,18 +686,17 @@ pub struct Event<'a> {
 
 /// A short text as polars holds it inline in a string view: the length, then the bytes,
 /// zeros after them. Two views of texts of at most 12 bytes are equal exactly when the texts
-/// are (polars' own comparisons rely on it), so a service or kind is told by comparing one
-/// number instead of text.
-fn inline_view(text: &str) -> u128 {
+/// are (polars' own comparisons rely on it), so a service, a kind or a plan id is told by
+/// comparing one number instead of text. `None` for a text too long to sit inline.
+pub fn inline_view(text: &str) -> Option<u128> {
     let bytes = text.as_bytes();
-    assert!(
-        bytes.len() <= 12,
-        "`{text}` is too long to sit inline in a view"
-    );
+    if bytes.len() > 12 {
+        return None;
+    }
     let mut view = [0u8; 16];
     view[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
     view[4..4 + bytes.len()].copy_from_slice(bytes);
-    u128::from_le_bytes(view)
+    Some(u128::from_le_bytes(view))
 }
 
 /// The views of the viewing services' ids and of the two event kinds.
@@ -698,10 +706,13 @@ struct KnownViews {
     update: u128,
 }
 
-static KNOWN: std::sync::LazyLock<KnownViews> = std::sync::LazyLock::new(|| KnownViews {
-    services: VIEWING_SERVICES.map(|service| inline_view(service.id())),
-    view: inline_view(EVENT_KINDS[0]),
-    update: inline_view(EVENT_KINDS[1]),
+static KNOWN: std::sync::LazyLock<KnownViews> = std::sync::LazyLock::new(|| {
+    let view = |text: &str| inline_view(text).expect("services and kinds are at most 12 bytes");
+    KnownViews {
+        services: VIEWING_SERVICES.map(|service| view(service.id())),
+        view: view(EVENT_KINDS[0]),
+        update: view(EVENT_KINDS[1]),
+    }
 });
 
 impl EventColumns {
@@ -1052,7 +1063,7 @@ mod tests {
         for (row, text) in texts.iter().enumerate() {
             let view = array.views()[row].as_u128();
             if text.len() <= 12 {
-                assert_eq!(view, inline_view(text), "{text}");
+                assert_eq!(Some(view), inline_view(text), "{text}");
             } else {
                 assert!(!array.views()[row].is_inline());
             }

@@ -354,9 +354,9 @@ fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
                         let borough = boroughs.get(cells[1])?;
                         Some(borough * template_count + templates.get(template)?)
                     };
-                    let month = |i: usize| (!cells[i].is_empty()).then(|| month_of(cells[i]))?;
-                    let died = month(9);
-                    let changed = month(12);
+                    // An empty cell (no death, no change) has no month.
+                    let died = month_of(cells[9]);
+                    let changed = month_of(cells[12]);
                     let now = cell(cells[2]);
                     facts.created.push(month_of(cells[4]));
                     facts.end.push(
@@ -525,7 +525,7 @@ fn review_changes(
     cells: usize,
 ) -> Result<Vec<Group>> {
     // The columns as they were collected (in many chunks): each range reads its own rows in
-    // order (`PlanRows`), so nothing is copied into one array first (at 10M plans, copying
+    // order (`PlanColumns::each_row`), so nothing is copied into one array first (at 10M plans, copying
     // the five columns touched 320 MB of fresh memory).
     let months_of = |name: &str| -> Result<Int32Chunked> { Ok(plans.column(name)?.i32()?.clone()) };
     let cells_of = |name: &str| -> Result<UInt32Chunked> { Ok(plans.column(name)?.u32()?.clone()) };

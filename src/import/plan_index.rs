@@ -240,13 +240,7 @@ struct Probe<'a> {
 impl Probe<'_> {
     fn of(id: &str) -> Probe<'_> {
         // An empty id is compared as text: a missing plan id's view is all zeros too.
-        let bytes = id.as_bytes();
-        let inline = (1..=12).contains(&bytes.len()).then(|| {
-            let mut view = [0u8; 16];
-            view[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
-            view[4..4 + bytes.len()].copy_from_slice(bytes);
-            u128::from_le_bytes(view)
-        });
+        let inline = super::check::inline_view(id).filter(|_| !id.is_empty());
         Probe { id, inline }
     }
 }
