@@ -140,7 +140,7 @@ fn events_row(partition: Option<Month>) -> impl Fn(&[&str]) -> Option<(usize, St
 }
 
 /// What picks out rows `check_rows` might refuse: the plans' rules and the events' rules for
-/// the aggregation's own passes over them (`extract::plan_facts`, `extract::event_key`). Counted
+/// the aggregation's own passes over them (`extract::plan_facts`, `extract::count_events`). Counted
 /// during the aggregation of a Parquet extract, whose rows are then only checked one by one
 /// if any turn up.
 pub fn suspects(reference: &Reference, today: Month) -> (PlanRules, Arc<EventRules>) {

@@ -168,6 +168,20 @@ struct Group {
     values: Vec<u64>,
 }
 
+impl Group {
+    /// The group of a `group_key`, with its sums.
+    fn of_key(key: u64, values: Vec<u64>) -> Group {
+        let cell = key >> 32;
+        let month = (key >> 3) & NO_MONTH;
+        Group {
+            cell: (cell != NO_CELL).then_some(cell as u32),
+            month: (month != NO_MONTH).then_some(month as i64),
+            code: (key & 7) as u8,
+            values,
+        }
+    }
+}
+
 fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
     let key = frame.column("key")?.u64()?.clone();
     let columns: Vec<ChunkedArray<UInt64Type>> = values
@@ -177,14 +191,8 @@ fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
     Ok((0..frame.height())
         .filter_map(|row| Some((row, key.get(row)?)))
         .map(|(row, key)| {
-            let cell = key >> 32;
-            let month = (key >> 3) & NO_MONTH;
-            Group {
-                cell: (cell != NO_CELL).then_some(cell as u32),
-                month: (month != NO_MONTH).then_some(month as i64),
-                code: (key & 7) as u8,
-                values: columns.iter().map(|c| c.get(row).unwrap_or(0)).collect(),
-            }
+            let values = columns.iter().map(|c| c.get(row).unwrap_or(0)).collect();
+            Group::of_key(key, values)
         })
         .collect())
 }
@@ -192,7 +200,7 @@ fn groups_of(frame: &DataFrame, values: &[&str]) -> Result<Vec<Group>> {
 /// What an event is, as a number small enough for a group key's last three bits: a view by
 /// the `i`th viewing service is `i`, a view by a service the extract should not have is
 /// `UNKNOWN_VIEW`, anything else (an update) is `NOT_A_VIEW`, and a row the check would
-/// refuse is `SUSPECT` (see `event_key`).
+/// refuse is `SUSPECT` (see `count_events`).
 const UNKNOWN_VIEW: u8 = VIEWING_SERVICES.len() as u8;
 const NOT_A_VIEW: u8 = UNKNOWN_VIEW + 1;
 /// A row the check would refuse, whatever it is: the extract is then refused, so what the
@@ -272,41 +280,80 @@ impl Updates {
     }
 }
 
-/// Each event's group key (`group_key`: its plan's cell in the event's month, the month, and
-/// its code: a viewing service's index, `UNKNOWN_VIEW`, `NOT_A_VIEW`, or `SUSPECT` for a row
-/// the check would refuse), from its `plan_id`, `timestamp`, `service`, `kind` and
-/// `__partition`, in one pass. An event whose plan is not in `plans` has no cell. Each update
-/// of a known plan in a known month is also put in `updates` as a review, as the events go
-/// by. `check` is `None` where the rows were checked before (a CSV extract).
-fn event_key(plans: Arc<PlanIndex>, updates: Arc<Updates>, check: Option<Arc<EventRules>>) -> Expr {
-    map_events("key", DataType::UInt64, move |events| {
+/// The events counted by group key (`group_key`: the event's plan's cell in the event's month,
+/// the month, and its code: a viewing service's index, `UNKNOWN_VIEW`, `NOT_A_VIEW`, or
+/// `SUSPECT` for a row the check would refuse), from its `plan_id`, `timestamp`, `service`,
+/// `kind` and `__partition`, in one pass: each morsel's events are counted in a table of the
+/// morsel's own and added to `counts`, so polars only reads the columns. (Handing polars a key
+/// for every event to group cost a column of 100M numbers at 100M events, and hashing each
+/// of them again in the group-by, for at most a few hundred thousand groups.) An event whose
+/// plan is not in `plans` has no cell. Each update of a known plan in a known month is also
+/// put in `updates` as a review, as the events go by. `check` is `None` where the rows were
+/// checked before (a CSV extract). The expression's own value is one `true` for each event
+/// counted: what the query keeps of it is their sum.
+fn count_events(
+    plans: Arc<PlanIndex>,
+    counts: Arc<EventCounts>,
+    updates: Arc<Updates>,
+    check: Option<Arc<EventRules>>,
+) -> Expr {
+    map_events("counted", DataType::Boolean, move |events| {
         let mut reviews = Vec::new();
         let mut cursor = plan_index::Cursor::default();
-        let keys: Vec<u64> = (0..events.rows)
-            .map(|row| {
-                let event = events.read(row, check.as_deref());
-                let month = event.month.map(Month::index);
-                let found = event
-                    .plan_id
-                    .and_then(|id| plans.find_from(id, &mut cursor));
-                let plan = found.map(|found| found.in_month(month));
-                let code = match event.kind {
-                    _ if event.refused => SUSPECT,
-                    EventKind::View(service) => service.map_or(UNKNOWN_VIEW, |i| i as u8),
-                    EventKind::Update => {
-                        if let (Some(plan), Some(month)) = (plan, month) {
-                            reviews.push(review(plan.pid, month));
-                        }
-                        NOT_A_VIEW
+        let mut morsel = hashbrown::HashMap::<u64, u64>::new();
+        for row in 0..events.rows {
+            let event = events.read(row, check.as_deref());
+            let month = event.month.map(Month::index);
+            let found = event
+                .plan_id
+                .and_then(|id| plans.find_from(id, &mut cursor));
+            let plan = found.map(|found| found.in_month(month));
+            let code = match event.kind {
+                _ if event.refused => SUSPECT,
+                EventKind::View(service) => service.map_or(UNKNOWN_VIEW, |i| i as u8),
+                EventKind::Update => {
+                    if let (Some(plan), Some(month)) = (plan, month) {
+                        reviews.push(review(plan.pid, month));
                     }
-                    EventKind::Other => NOT_A_VIEW,
-                };
-                pack_key(plan.and_then(|plan| plan.cell), month, code)
-            })
-            .collect();
+                    NOT_A_VIEW
+                }
+                EventKind::Other => NOT_A_VIEW,
+            };
+            *morsel
+                .entry(pack_key(plan.and_then(|plan| plan.cell), month, code))
+                .or_default() += 1;
+        }
         updates.add(reviews);
-        Ok(UInt64Chunked::from_vec("key".into(), keys).into_column())
+        counts.add(morsel);
+        Ok(BooleanChunked::full("counted".into(), true, events.rows).into_column())
     })
+}
+
+/// The events' counts by group key, added up morsel by morsel by `count_events`.
+#[derive(Default)]
+struct EventCounts(Mutex<hashbrown::HashMap<u64, u64>>);
+
+impl EventCounts {
+    fn add(&self, morsel: hashbrown::HashMap<u64, u64>) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, events) in morsel {
+            *counts.entry(key).or_default() += events;
+        }
+    }
+
+    /// The groups, in key order (so that what is made of them never depends on the order the
+    /// morsels came in), and how many events they count.
+    fn into_groups(self) -> (Vec<Group>, u64) {
+        let counts = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<(u64, u64)> = counts.into_iter().collect();
+        counts.sort_unstable();
+        let events = counts.iter().map(|(_, events)| events).sum();
+        let groups = counts
+            .into_iter()
+            .map(|(key, events)| Group::of_key(key, vec![events]))
+            .collect();
+        (groups, events)
+    }
 }
 
 /// Unions whose order nothing depends on (each is grouped, or sorted, next). The streaming
@@ -822,10 +869,15 @@ pub fn aggregate_extract(
         ]);
     let ranges = PlanRanges::new(plans_frame.height(), parallel::threads());
     let updates = Arc::new(Updates::new(ranges));
+    let counts = Arc::new(EventCounts::default());
     let events = scan_files(events_files, Table::Events, format, false)?
-        .select([event_key(plan_index.clone(), updates.clone(), suspects.1)])
-        .group_by([col("key")])
-        .agg([len().cast(DataType::UInt64).alias("events")]);
+        .select([count_events(
+            plan_index.clone(),
+            counts.clone(),
+            updates.clone(),
+            suspects.1,
+        )])
+        .select([col("counted").sum().cast(DataType::UInt64).alias("events")]);
 
     // One streaming run for the four queries that count: they share the plans held in
     // memory, and the events query reads the events table (and gathers the updates).
@@ -839,7 +891,7 @@ pub fn aggregate_extract(
         opt_state,
     )
     .map_err(|e| anyhow!("aggregation failed: {e}"))?;
-    let [starts, moves, deaths, events]: [DataFrame; 4] = frames.try_into().map_err(|_| {
+    let [starts, moves, deaths, events_read]: [DataFrame; 4] = frames.try_into().map_err(|_| {
         anyhow!("aggregation failed: four queries gave a different number of results")
     })?;
     lap("events and episodes counted", &mut since);
@@ -860,7 +912,17 @@ pub fn aggregate_extract(
     )?;
     lap("reviews walked", &mut since);
     let deaths = groups_of(&deaths, &["deaths", "pref", "dipp"])?;
-    let events = groups_of(&events, &["events"])?;
+    let counts = Arc::into_inner(counts)
+        .ok_or_else(|| anyhow!("aggregation failed: the events pass still holds its counts"))?;
+    let (events, counted) = counts.into_groups();
+    // Every event is counted once: a morsel that the engine evaluated twice (keeping one of
+    // the results) or whose result it dropped would make the two differ.
+    let read = events_read.column("events")?.u64()?.get(0).unwrap_or(0);
+    if read != counted {
+        return Err(anyhow!(
+            "aggregation failed: {read} events read but {counted} counted"
+        ));
+    }
 
     let mut anomalies = Anomalies::default();
     anomalies.suspect_rows += starts.iter().map(|g| g.values[3]).sum::<u64>();
