@@ -15,13 +15,12 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Polars' array of string views, as a rechunked `plan_id` column holds it.
 type IdArray = <StringType as PolarsDataType>::Array;
 
-/// The plans, by id: their own `plan_id` column (read in order from the last event's plan),
-/// a hash table (`Keys`), and what an event needs of each plan in one place. (With events in
+/// The plans, by id: each row's id (read in order from the last event's plan) and a hash
+/// table (`Keys`), and what an event needs of each plan in one place. (With events in
 /// the plans' order, a table whose entries held the id's bytes and the cells was no faster
 /// than one of rows; with events in time order, where every event goes to the table, it is a
 /// third faster, so ids of one width get one: `Keys::Fixed`.)
 pub struct PlanIndex {
-    ids: IdArray,
     keys: Keys,
     plans: Vec<Cells>,
     /// Rows whose id an earlier row has.
@@ -39,7 +38,13 @@ enum Keys {
     /// Any other ids: hash tables of plan rows keyed by XXH3 of the id, in shards by hash
     /// built each on a thread of its own, ids compared as text against the plans' column (so
     /// two ids that share a hash are still told apart).
-    Text(Vec<HashTable<u32>>),
+    Text(TextTable),
+}
+
+/// The plans' own `plan_id` column, and hash tables of their rows.
+struct TextTable {
+    ids: IdArray,
+    shards: Vec<HashTable<u32>>,
 }
 
 /// A plan found: its row and where its events count.
@@ -146,6 +151,8 @@ impl PlanIndex {
                 changed: changed.unwrap_or(NEVER),
             })
             .collect();
+        // The fixed table holds what it needs of the ids (their keys), so the plans' column
+        // of them can go once it is built.
         let (keys, repeated) = match FixedTable::width_of(&ids) {
             Some(width) => {
                 let (table, repeated) = FixedTable::new(&ids, width, &plans)?;
@@ -153,11 +160,10 @@ impl PlanIndex {
             }
             None => {
                 let (shards, repeated) = text_shards(&ids)?;
-                (Keys::Text(shards), repeated)
+                (Keys::Text(TextTable { ids, shards }), repeated)
             }
         };
         Ok(Arc::new(PlanIndex {
-            ids,
             keys,
             plans,
             repeated,
@@ -173,14 +179,11 @@ impl PlanIndex {
     /// The plan with this id, in the table.
     pub fn find(&self, id: &str) -> Option<Found> {
         match &self.keys {
-            Keys::Fixed(table) => table.find(id).map(|slot| Found {
-                pid: slot.pid,
-                cells: slot.cells,
-            }),
-            Keys::Text(shards) => {
+            Keys::Fixed(table) => table.find(key_of(id, table.width)?),
+            Keys::Text(table) => {
                 let hash = xxh3_64(id.as_bytes());
-                let pid = *shards[shard_of(hash, shards.len())]
-                    .find(hash, |&pid: &u32| self.ids.value(pid as usize) == id)?;
+                let pid = *table.shards[shard_of(hash, table.shards.len())]
+                    .find(hash, |&pid: &u32| table.ids.value(pid as usize) == id)?;
                 Some(self.at(pid as usize))
             }
         }
@@ -206,20 +209,41 @@ impl PlanIndex {
         if self.repeated > 0 {
             return self.find(id);
         }
+        match &self.keys {
+            Keys::Fixed(table) => {
+                // An id of another width is no plan's.
+                let key = key_of(id, table.width)?;
+                let is = |pid: usize| table.rows.get(pid) == Some(&key);
+                self.follow(cursor, is, || table.find(key))
+            }
+            Keys::Text(table) => {
+                let probe = Probe::of(id);
+                self.follow(cursor, |pid| table.row_is(pid, &probe), || self.find(id))
+            }
+        }
+    }
+
+    /// `find_from` with `is` telling whether a row has the id, and `find` looking it up in
+    /// the table.
+    fn follow(
+        &self,
+        cursor: &mut Cursor,
+        is: impl Fn(usize) -> bool,
+        find: impl FnOnce() -> Option<Found>,
+    ) -> Option<Found> {
         let last = cursor.last as usize;
-        let ahead = last + 1..(last + 1 + NEARBY).min(self.ids.len());
-        let probe = Probe::of(id);
-        let found = if self.row_is(last, &probe) {
+        let ahead = last + 1..(last + 1 + NEARBY).min(self.plans.len());
+        let found = if is(last) {
             self.at(last)
         } else if cursor.ordered {
-            let near = ahead.clone().find(|&pid| self.row_is(pid, &probe));
+            let near = ahead.clone().find(|&pid| is(pid));
             cursor.ordered = near.is_some();
             match near {
                 Some(pid) => self.at(pid),
-                None => self.find(id)?,
+                None => find()?,
             }
         } else {
-            let found = self.find(id)?;
+            let found = find()?;
             cursor.ordered = ahead.contains(&(found.pid as usize));
             found
         };
@@ -245,7 +269,7 @@ impl Probe<'_> {
     }
 }
 
-impl PlanIndex {
+impl TextTable {
     /// Whether row `pid` of the plans has the probe's id.
     fn row_is(&self, pid: usize, probe: &Probe) -> bool {
         match (probe.inline, self.ids.views().get(pid)) {
@@ -323,8 +347,16 @@ fn text_shards(ids: &IdArray) -> PolarsResult<(Vec<HashTable<u32>>, u64)> {
 /// key is the id's bytes, nothing of it is lost.
 struct FixedTable {
     width: usize,
+    /// Each row's key (`NO_KEY` for a plan without an id), in the plans' order: what
+    /// `PlanIndex::find_from` compares an event's key with, one number for each row it looks
+    /// at, where the plans' column of ids took a view, then the text beside it.
+    rows: Vec<u128>,
     shards: Vec<FixedShard>,
 }
+
+/// The key of a plan without an id: sixteen 0xFF bytes, which no text has (0xFF is never in
+/// UTF-8), so no event's id matches it.
+const NO_KEY: u128 = u128::MAX;
 
 struct FixedShard {
     slots: Vec<Slot>,
@@ -373,24 +405,28 @@ struct Layout {
 }
 
 impl Layout {
-    /// The slots of `rows`, with their ids' keys, in lists by shard and region (shard by
-    /// shard, each shard's regions in order), each list in row order.
+    /// The slots of the rows from `first` on, one for each of `keys`, in lists by shard and
+    /// region (shard by shard, each shard's regions in order), each list in row order; and
+    /// each row's key in `keys`.
     fn sort(
         self,
         ids: &IdArray,
         width: usize,
         plans: &[Cells],
-        rows: std::ops::Range<usize>,
+        first: usize,
+        keys: &mut [u128],
     ) -> Vec<Vec<Slot>> {
+        let rows = first..first + keys.len();
         let lists = self.shards * self.regions;
         // A list's expected length and an eighth more: few lists grow.
         let expected = rows.len() / lists + rows.len() / lists / 8 + 4;
         let mut sorted: Vec<Vec<Slot>> = (0..lists).map(|_| Vec::with_capacity(expected)).collect();
-        for (pid, cells) in rows.clone().zip(&plans[rows]) {
+        for ((pid, cells), row_key) in rows.clone().zip(&plans[rows]).zip(keys) {
             // A plan with no id matches no event (polars' joins do not match nulls either).
             let Some(key) = ids.get(pid).and_then(|id| key_of(id, width)) else {
                 continue;
             };
+            *row_key = key;
             let hash = hash_of(key);
             let home = (hash >> self.shift) as usize;
             let list = shard_of(hash, self.shards) * self.regions + (home >> self.region_shift);
@@ -431,15 +467,14 @@ impl FixedTable {
             shift: 64 - slot_bits,
             region_shift: slot_bits - region_bits,
         };
-        let stretches = shards_for(ids.len());
-        let per = ids.len().div_ceil(stretches).max(1);
-        let sort = |stretch: usize| {
-            let rows = stretch * per..((stretch + 1) * per).min(ids.len());
-            layout.sort(ids, width, plans, rows)
-        };
+        let per = ids.len().div_ceil(shards_for(ids.len())).max(1);
+        let mut rows = vec![NO_KEY; ids.len()];
+        let stretches = rows.chunks_mut(per).enumerate();
         let sorted =
-            super::parallel::on_threads((0..stretches).map(|stretch| move || sort(stretch)))
-                .ok_or_else(|| polars_err!(ComputeError: "building the plans' index failed"))?;
+            super::parallel::on_threads(stretches.map(|(stretch, keys)| {
+                move || layout.sort(ids, width, plans, stretch * per, keys)
+            }))
+            .ok_or_else(|| polars_err!(ComputeError: "building the plans' index failed"))?;
         let sorted = &sorted;
         let build = |shard: usize| {
             let mut table = FixedShard {
@@ -472,11 +507,17 @@ impl FixedTable {
             (table, repeated)
         };
         let (shards, repeated) = in_shards(shard_count, build)?;
-        Ok((FixedTable { width, shards }, repeated))
+        Ok((
+            FixedTable {
+                width,
+                rows,
+                shards,
+            },
+            repeated,
+        ))
     }
 
-    fn find(&self, id: &str) -> Option<&Slot> {
-        let key = key_of(id, self.width)?;
+    fn find(&self, key: u128) -> Option<Found> {
         let hash = hash_of(key);
         let shard = &self.shards[shard_of(hash, self.shards.len())];
         let mask = shard.slots.len() - 1;
@@ -487,7 +528,10 @@ impl FixedTable {
                 return None;
             }
             if slot.key == key {
-                return Some(slot);
+                return Some(Found {
+                    pid: slot.pid,
+                    cells: slot.cells,
+                });
             }
             at = (at + 1) & mask;
         }
