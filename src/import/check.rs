@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use hashbrown::HashSet;
 use polars::prelude::*;
+use polars_core::utils::arrow::array::Array as _;
 
 use super::extract::{collect_streaming, scan_files, scan_table};
 use crate::diagnostic::Diagnostic;
@@ -348,23 +349,76 @@ fn is_flag(cell: &str) -> bool {
 }
 
 /// `2021-04-01T12:34:56Z` -> April 2021. Every cell of every event goes through this: the
-/// shape is checked on a fixed-size array and the month read from its digits, without
-/// slicing or parsing text.
+/// shape is checked on the text read as two numbers (its first 16 bytes and its last 4),
+/// every separator and every digit at once (`TimestampShape`), and the month read from its
+/// digits. Checking the fourteen digits one by one was 7% of an import's events pass.
 pub fn timestamp_month(cell: &str) -> Option<Month> {
     let bytes: &[u8; 20] = cell.as_bytes().try_into().ok()?;
-    const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    let separators = bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes[10] == b'T'
-        && bytes[13] == b':'
-        && bytes[16] == b':'
-        && bytes[19] == b'Z';
-    if !separators || !DIGITS.iter().all(|&i| bytes[i].is_ascii_digit()) {
+    let (head, tail) = bytes.split_at(16);
+    let head = u128::from_le_bytes(head.try_into().ok()?);
+    let tail = u32::from_le_bytes(tail.try_into().ok()?);
+    if !TIMESTAMP_HEAD.fits(head) || !TIMESTAMP_TAIL.fits(u128::from(tail)) {
         return None;
     }
     let digit = |i: usize| u32::from(bytes[i] - b'0');
     let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
     Month::new(year as i32, digit(5) * 10 + digit(6))
+}
+
+/// What a timestamp's bytes must be, as masks over up to 16 of them (little-endian): `0` in
+/// the pattern is any digit, anything else is itself.
+struct TimestampShape {
+    /// The separators' bytes, and 0xFF where each is.
+    separators: u128,
+    separator_mask: u128,
+    /// 0xFF at each digit; 0x30 (`0`), which XOR takes a digit's byte to 0..=9 with (and
+    /// every other byte to something else); 0x76, which carries into a byte's top bit exactly
+    /// when it is 10 or more; then the digits' top bits.
+    digit_mask: u128,
+    zeros: u128,
+    carry: u128,
+    tops: u128,
+}
+
+const fn timestamp_shape(pattern: &[u8]) -> TimestampShape {
+    let (mut separators, mut separator_mask) = (0, 0);
+    let (mut digit_mask, mut zeros, mut carry, mut tops) = (0, 0, 0, 0);
+    let mut i = 0;
+    while i < pattern.len() {
+        let at = 8 * i as u32;
+        if pattern[i] == b'0' {
+            digit_mask |= 0xFFu128 << at;
+            zeros |= 0x30u128 << at;
+            carry |= 0x76u128 << at;
+            tops |= 0x80u128 << at;
+        } else {
+            separators |= (pattern[i] as u128) << at;
+            separator_mask |= 0xFFu128 << at;
+        }
+        i += 1;
+    }
+    TimestampShape {
+        separators,
+        separator_mask,
+        digit_mask,
+        zeros,
+        carry,
+        tops,
+    }
+}
+
+const TIMESTAMP_HEAD: TimestampShape = timestamp_shape(b"0000-00-00T00:00");
+const TIMESTAMP_TAIL: TimestampShape = timestamp_shape(b":00Z");
+
+impl TimestampShape {
+    fn fits(&self, bytes: u128) -> bool {
+        // Each digit's byte less 0x30 is below 10 exactly when adding 0x76 leaves its top bit
+        // clear and it had none: a byte of 0x80 or more fails on its own top bit, whatever
+        // its carry does to the next byte.
+        let digits = (bytes ^ self.zeros) & self.digit_mask;
+        (bytes & self.separator_mask) == self.separators
+            && ((digits.wrapping_add(self.carry) | digits) & self.tops) == 0
+    }
 }
 
 /// A column of the plans table (`PLANS_HEADER`), as its rule knows it.
@@ -654,6 +708,10 @@ pub fn map_events(
 pub struct EventColumns {
     pub rows: usize,
     columns: [TextArray; 5],
+    known: &'static KnownViews,
+    /// Whether any row has a partition (the extract is partitioned): a flat extract's
+    /// `__partition` is all null, and no row needs looking at.
+    partitioned: bool,
 }
 
 /// Polars' array of string views, as a rechunked text column holds it.
@@ -729,20 +787,27 @@ impl EventColumns {
         let columns: [TextArray; 5] = arrays
             .try_into()
             .map_err(|_| polars_err!(ComputeError: "the events have five columns"))?;
-        Ok(EventColumns { rows, columns })
+        let partitioned = columns[PARTITION].null_count() < rows;
+        Ok(EventColumns {
+            rows,
+            columns,
+            known: &KNOWN,
+            partitioned,
+        })
     }
 
+    /// The view of a row's text, if it has one: a short text is all in it.
     fn view(&self, column: usize, row: usize) -> Option<u128> {
         let array = &self.columns[column];
-        // `get` looks at the validity; for a short text it reads nothing beyond the view.
-        array.get(row).map(|_| array.views()[row].as_u128())
+        let view = array.views().get(row)?;
+        array.is_valid(row).then(|| view.as_u128())
     }
 
     /// The event in `row`, and whether `rules` refuse it (never, without rules: where the
     /// rows were checked before). The check is the events check of the row-by-row pass
     /// (`Rules::events_cell` and the partition's month) made on polars' arrays.
     pub fn read(&self, row: usize, rules: Option<&EventRules>) -> Event<'_> {
-        let known = &*KNOWN;
+        let known = self.known;
         let timestamp = self.columns[TIMESTAMP].get(row);
         let month = timestamp.and_then(timestamp_month);
         let service = self.view(SERVICE, row);
@@ -763,10 +828,10 @@ impl EventColumns {
                 || plan_id.is_none_or(str::is_empty)
                 // In a partitioned extract, an event outside its partition's month.
                 // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
-                || matches!(
+                || (self.partitioned && matches!(
                     (self.columns[PARTITION].get(row), timestamp),
                     (Some(partition), Some(timestamp)) if !timestamp.starts_with(partition)
-                )
+                ))
         });
         Event {
             plan_id,
@@ -1089,6 +1154,63 @@ mod tests {
             "",
         ] {
             assert_eq!(timestamp_month(bad), None, "{bad}");
+        }
+    }
+
+    /// The check one byte at a time, as it was before the masks.
+    fn timestamp_month_bytewise(cell: &str) -> Option<Month> {
+        let bytes: &[u8; 20] = cell.as_bytes().try_into().ok()?;
+        let pattern = b"0000-00-00T00:00:00Z";
+        let fits = bytes.iter().zip(pattern).all(|(byte, want)| match want {
+            b'0' => byte.is_ascii_digit(),
+            _ => byte == want,
+        });
+        let digit = |i: usize| u32::from(bytes[i] - b'0');
+        let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+        fits.then(|| Month::new(year as i32, digit(5) * 10 + digit(6)))?
+    }
+
+    #[test]
+    fn the_masks_check_every_byte_of_a_timestamp_as_the_bytes_do() {
+        // Every byte of a timestamp replaced by every other value (as text where it still is
+        // UTF-8), one and two at a time.
+        let good = *b"2021-04-01T12:34:56Z";
+        let mut checked = 0;
+        for at in 0..20 {
+            for value in 0..=255u8 {
+                for (second, other) in [(at, value), ((at + 7) % 20, 0x39), ((at + 3) % 20, 0x2F)] {
+                    let mut bytes = good;
+                    bytes[at] = value;
+                    bytes[second] = other;
+                    if let Ok(text) = std::str::from_utf8(&bytes) {
+                        assert_eq!(
+                            timestamp_month(text),
+                            timestamp_month_bytewise(text),
+                            "{text:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 20 * 128 * 3, "every ASCII value at every byte");
+        // Bytes of 0x80 and more: letters of two, three and four bytes at every place.
+        for letter in ["é", "€", "𝟘"] {
+            for at in 0..=20 - letter.len() {
+                let mut bytes = good;
+                bytes[at..at + letter.len()].copy_from_slice(letter.as_bytes());
+                let text = std::str::from_utf8(&bytes).unwrap();
+                assert_eq!(timestamp_month(text), None, "{text}");
+                assert_eq!(timestamp_month_bytewise(text), None, "{text}");
+            }
+        }
+        for month in ["2021-00", "2021-12", "2021-13", "0000-01", "9999-09"] {
+            let text = format!("{month}-01T00:00:00Z");
+            assert_eq!(
+                timestamp_month(&text),
+                timestamp_month_bytewise(&text),
+                "{text}"
+            );
         }
     }
 }
