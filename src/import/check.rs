@@ -636,8 +636,27 @@ pub fn each_plan_row(
     if texts.iter().any(|text| text.len() != rows) {
         polars_bail!(ComputeError: "the plans' columns differ in length");
     }
-    let mut values: Vec<_> = texts.iter().map(|text| text.iter()).collect();
     let mut cells = [""; PLANS_COLUMNS.len()];
+    // A morsel's columns are each one array, as a rule: their cells are read by row number,
+    // where polars' iterator over chunks cost several times the reading (a third of the
+    // plans' pass, at 13 cells a row).
+    let arrays: Vec<_> = texts
+        .iter()
+        .filter_map(|text| match text.downcast_iter().collect::<Vec<_>>()[..] {
+            [array] => Some(array),
+            _ => None,
+        })
+        .collect();
+    if arrays.len() == texts.len() {
+        for row in 0..rows {
+            for (cell, array) in cells.iter_mut().zip(&arrays) {
+                *cell = array.get(row).unwrap_or("");
+            }
+            visit(&cells);
+        }
+        return Ok(());
+    }
+    let mut values: Vec<_> = texts.iter().map(|text| text.iter()).collect();
     for _ in 0..rows {
         for (cell, values) in cells.iter_mut().zip(&mut values) {
             *cell = values.next().flatten().unwrap_or("");
@@ -1155,6 +1174,39 @@ mod tests {
         ] {
             assert_eq!(timestamp_month(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn plan_rows_are_the_same_read_from_one_array_or_from_many() {
+        let cell = |row: usize, column: usize| match (row + column) % 4 {
+            0 => None,
+            _ => Some(format!("r{row}c{column}")),
+        };
+        let column = |column: usize, rows: std::ops::Range<usize>| {
+            let values: Vec<Option<String>> = rows.map(|row| cell(row, column)).collect();
+            StringChunked::from_iter_options("c".into(), values.into_iter())
+        };
+        let whole: Vec<Column> = (0..PLANS_COLUMNS.len())
+            .map(|c| column(c, 0..10).into_column())
+            .collect();
+        let pieces: Vec<Column> = (0..PLANS_COLUMNS.len())
+            .map(|c| {
+                let mut chunks = column(c, 0..3);
+                chunks.append(&column(c, 3..10)).unwrap();
+                assert_eq!(chunks.chunks().len(), 2);
+                chunks.into_column()
+            })
+            .collect();
+        let rows = |columns: &[Column]| {
+            let mut rows = Vec::new();
+            each_plan_row(columns, |cells| rows.push(cells.map(str::to_owned))).unwrap();
+            rows
+        };
+        let expected: Vec<[String; PLANS_COLUMNS.len()]> = (0..10)
+            .map(|row| std::array::from_fn(|c| cell(row, c).unwrap_or_default()))
+            .collect();
+        assert_eq!(rows(&whole), expected);
+        assert_eq!(rows(&pieces), expected);
     }
 
     /// The check one byte at a time, as it was before the masks.

@@ -94,6 +94,25 @@ fn in_shards<T: Send>(
     ))
 }
 
+/// A column's values, `missing` where there is none, read array by array from the values
+/// and the validity (polars' iterator of options over chunks took 0.15 s at 10M plans).
+fn values_or<T: PolarsNumericType>(column: &ChunkedArray<T>, missing: T::Native) -> Vec<T::Native> {
+    let mut values = Vec::with_capacity(column.len());
+    for array in column.downcast_iter() {
+        match array.validity() {
+            None => values.extend_from_slice(array.values()),
+            Some(valid) => values.extend(
+                array
+                    .values()
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&value, valid)| if valid { value } else { missing }),
+            ),
+        }
+    }
+    values
+}
+
 /// An unknown cell, as `extract::NO_CELL` packs it.
 const UNKNOWN_CELL: u32 = u32::MAX;
 const NEVER: i32 = i32::MAX;
@@ -138,17 +157,17 @@ impl PlanIndex {
         if ids.len() >= u32::MAX as usize {
             polars_bail!(ComputeError: "more than {} plans", u32::MAX - 1);
         }
-        let cell_first = plans.column("cell_first")?.u32()?;
-        let cell_now = plans.column("cell_now")?.u32()?;
-        let changed = plans.column("changed_index")?.i32()?;
+        let cell_first = values_or(plans.column("cell_first")?.u32()?, UNKNOWN_CELL);
+        let cell_now = values_or(plans.column("cell_now")?.u32()?, UNKNOWN_CELL);
+        let changed = values_or(plans.column("changed_index")?.i32()?, NEVER);
         let plans: Vec<Cells> = cell_first
-            .iter()
-            .zip(cell_now.iter())
-            .zip(changed.iter())
+            .into_iter()
+            .zip(cell_now)
+            .zip(changed)
             .map(|((first, now), changed)| Cells {
-                first: first.unwrap_or(UNKNOWN_CELL),
-                now: now.unwrap_or(UNKNOWN_CELL),
-                changed: changed.unwrap_or(NEVER),
+                first,
+                now,
+                changed,
             })
             .collect();
         // The fixed table holds what it needs of the ids (their keys), so the plans' column
