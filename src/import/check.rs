@@ -726,11 +726,21 @@ pub fn map_events(
 /// `__partition`), as polars' arrays, for reading row by row.
 pub struct EventColumns {
     pub rows: usize,
-    columns: [TextArray; 5],
+    /// `plan_id`, `timestamp`, `service`, `kind`.
+    columns: [TextArray; 4],
+    partition: Partition,
     known: &'static KnownViews,
-    /// Whether any row has a partition (the extract is partitioned): a flat extract's
-    /// `__partition` is all null, and no row needs looking at.
-    partitioned: bool,
+}
+
+/// The partition of a morsel's events.
+enum Partition {
+    /// None: a flat extract's.
+    Flat,
+    /// One month for every row (`YYYY-MM`): the morsel comes from one partition's file, and
+    /// `scan_files` gives the month as one value, which is kept as one.
+    Month(String),
+    /// A month, or none, for each row.
+    Rows(TextArray),
 }
 
 /// Polars' array of string views, as a rechunked text column holds it.
@@ -740,7 +750,6 @@ const PLAN_ID: usize = 0;
 const TIMESTAMP: usize = 1;
 const SERVICE: usize = 2;
 const KIND: usize = 3;
-const PARTITION: usize = 4;
 
 /// What an event is, as the aggregation counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -795,23 +804,31 @@ static KNOWN: std::sync::LazyLock<KnownViews> = std::sync::LazyLock::new(|| {
 impl EventColumns {
     /// The five columns, which must be text of one length.
     pub fn of(columns: [&Column; 5]) -> PolarsResult<EventColumns> {
-        let mut arrays = Vec::with_capacity(5);
-        for column in columns {
-            arrays.push(column.str()?.rechunk().downcast_as_array().clone());
-        }
-        let rows = arrays[0].len();
-        if arrays.iter().any(|c| c.len() != rows) {
+        let text = |column: &Column| -> PolarsResult<TextArray> {
+            Ok(column.str()?.rechunk().downcast_as_array().clone())
+        };
+        let [ids, timestamps, services, kinds, months] = columns;
+        let columns = [text(ids)?, text(timestamps)?, text(services)?, text(kinds)?];
+        let rows = columns[PLAN_ID].len();
+        // The partition's one value is read as one: made into a column (as `str()` would), a
+        // flat extract's null was 16 bytes for every event, written and read again.
+        let partition = match months.as_scalar_column().map(|one| one.scalar()) {
+            Some(one) if one.is_null() => Partition::Flat,
+            Some(one) => match one.value() {
+                AnyValue::String(month) => Partition::Month((*month).to_owned()),
+                AnyValue::StringOwned(month) => Partition::Month(month.to_string()),
+                _ => polars_bail!(ComputeError: "an events partition is not text"),
+            },
+            None => Partition::Rows(text(months)?),
+        };
+        if columns.iter().any(|c| c.len() != rows) || months.len() != rows {
             polars_bail!(ComputeError: "the events' columns differ in length");
         }
-        let columns: [TextArray; 5] = arrays
-            .try_into()
-            .map_err(|_| polars_err!(ComputeError: "the events have five columns"))?;
-        let partitioned = columns[PARTITION].null_count() < rows;
         Ok(EventColumns {
             rows,
             columns,
+            partition,
             known: &KNOWN,
-            partitioned,
         })
     }
 
@@ -847,10 +864,13 @@ impl EventColumns {
                 || plan_id.is_none_or(str::is_empty)
                 // In a partitioned extract, an event outside its partition's month.
                 // (A partition's month is `YYYY-MM`: the timestamp must start with it.)
-                || (self.partitioned && matches!(
-                    (self.columns[PARTITION].get(row), timestamp),
-                    (Some(partition), Some(timestamp)) if !timestamp.starts_with(partition)
-                ))
+                || match (&self.partition, timestamp) {
+                    (Partition::Flat, _) | (_, None) => false,
+                    (Partition::Month(month), Some(timestamp)) => !timestamp.starts_with(month),
+                    (Partition::Rows(months), Some(timestamp)) => months
+                        .get(row)
+                        .is_some_and(|month| !timestamp.starts_with(month)),
+                }
         });
         Event {
             plan_id,
