@@ -1237,9 +1237,12 @@ mod tests {
             b'0' => byte.is_ascii_digit(),
             _ => byte == want,
         });
+        if !fits {
+            return None;
+        }
         let digit = |i: usize| u32::from(bytes[i] - b'0');
         let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
-        fits.then(|| Month::new(year as i32, digit(5) * 10 + digit(6)))?
+        Month::new(year as i32, digit(5) * 10 + digit(6))
     }
 
     #[test]
