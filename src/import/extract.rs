@@ -14,7 +14,7 @@ use polars::prelude::*;
 use polars_core::utils::FromTrustedLenIterator as _;
 
 use super::aggregate::Aggregator;
-use super::check::{EventKind, EventRules, PlanRules, each_plan_row, map_events};
+use super::check::{EventKind, EventRules, KnownCodes, PlanRules, each_plan_row, map_events};
 use super::parallel;
 use super::plan_index::{self, PlanIndex};
 use crate::extract::{
@@ -382,14 +382,8 @@ fn unordered() -> UnionArgs {
 /// parses, two cell lookups, three comparisons, three choices), each making its own column of
 /// every morsel.
 fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
-    // hashbrown's map (foldhash): the standard library's SipHash cost more than a search by
-    // halves of the sorted codes, which cost more than this (a string comparison at each step).
-    let index_of = |index: HashMap<&str, usize>| -> hashbrown::HashMap<String, u32> {
-        let codes = index.into_iter();
-        codes.map(|(code, i)| (code.to_owned(), i as u32)).collect()
-    };
-    let boroughs = index_of(reference.borough_index());
-    let templates = index_of(reference.template_index());
+    let boroughs = CodeIndex::new(reference.borough_index());
+    let templates = CodeIndex::new(reference.template_index());
     let template_count = reference.templates.len() as u32;
     let others: Vec<Expr> = PLANS_COLUMNS[1..].iter().map(|name| col(*name)).collect();
     col(PLANS_COLUMNS[0])
@@ -397,15 +391,20 @@ fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
             move |columns: &mut [Column]| {
                 let rows = columns.first().map_or(0, Column::len);
                 let mut facts = PlanFacts::with_capacity(rows);
+                let mut templates = TemplateMemo::new(&templates);
                 each_plan_row(columns, |cells| {
-                    let cell = |template: &str| {
-                        let borough = boroughs.get(cells[1])?;
-                        Some(borough * template_count + templates.get(template)?)
+                    // Each code looked up once, for the cells and for the check.
+                    let borough = boroughs.get(cells[1]);
+                    let template = templates.get(cells[2]);
+                    let earlier = match cells[11] {
+                        "" => None,
+                        id => templates.get(id),
                     };
+                    let cell = |template: Option<u32>| Some(borough? * template_count + template?);
                     // An empty cell (no death, no change) has no month.
                     let died = month_of(cells[9]);
                     let changed = month_of(cells[12]);
-                    let now = cell(cells[2]);
+                    let now = cell(template);
                     facts.created.push(month_of(cells[4]));
                     facts.end.push(
                         died.or_else(|| (cells[6] == "archived").then(|| month_of(cells[5]))?),
@@ -417,12 +416,19 @@ fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
                     facts.dipp.push(cells[10] == "true");
                     facts.cell_now.push(now);
                     facts.cell_first.push(match changed {
-                        Some(_) => cell(cells[11]),
+                        Some(_) => cell(earlier),
                         None => now,
                     });
-                    facts
-                        .suspect
-                        .push(check.as_ref().is_some_and(|rules| rules.refuses(cells)));
+                    let known = KnownCodes {
+                        borough: borough.is_some(),
+                        template: template.is_some(),
+                        earlier: cells[11].is_empty() || earlier.is_some(),
+                    };
+                    facts.suspect.push(
+                        check
+                            .as_ref()
+                            .is_some_and(|rules| rules.refuses_given(cells, known)),
+                    );
                 })?;
                 facts.into_column(rows)
             },
@@ -430,6 +436,69 @@ fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
             |_, _| Ok(Field::new("facts".into(), PlanFacts::dtype())),
         )
         .alias("facts")
+}
+
+/// A reference list's codes (boroughs, templates), each with its index. Where every code is
+/// short enough to sit inline in a string view, codes are found by that view, a number
+/// (hashbrown's map: the standard library's SipHash cost more than a search by halves of the
+/// sorted codes, which cost more than a map of texts; a map of numbers hashes and compares
+/// no text).
+struct CodeIndex {
+    by_text: hashbrown::HashMap<String, u32>,
+    by_view: Option<hashbrown::HashMap<u128, u32>>,
+}
+
+impl CodeIndex {
+    fn new(index: HashMap<&str, usize>) -> CodeIndex {
+        let by_text: hashbrown::HashMap<String, u32> = index
+            .into_iter()
+            .map(|(code, i)| (code.to_owned(), i as u32))
+            .collect();
+        let by_view = by_text
+            .iter()
+            .map(|(code, &i)| Some((super::check::inline_view(code)?, i)))
+            .collect();
+        CodeIndex { by_text, by_view }
+    }
+
+    fn get(&self, text: &str) -> Option<u32> {
+        match &self.by_view {
+            // Every code fits a view: a text that does not is none of them.
+            Some(by_view) => by_view.get(&super::check::inline_view(text)?).copied(),
+            None => self.by_text.get(text).copied(),
+        }
+    }
+}
+
+/// A `CodeIndex` of template ids that remembers, for one morsel, where each id it looked up
+/// lies: Parquet's dictionary encoding makes every row of one template a view of one place
+/// in one buffer, so a morsel looks each template up about once. Where a text lies says
+/// what it is only while the morsel's buffers are alive: a memo lives for one morsel.
+struct TemplateMemo<'a> {
+    templates: &'a CodeIndex,
+    /// By the text's address: (address, length, index), a direct-mapped handful.
+    seen: [(usize, usize, Option<u32>); 8],
+}
+
+impl<'a> TemplateMemo<'a> {
+    fn new(templates: &'a CodeIndex) -> TemplateMemo<'a> {
+        // No text starts at address 0 (a reference's pointer is never null).
+        TemplateMemo {
+            templates,
+            seen: [(0, 0, None); 8],
+        }
+    }
+
+    fn get(&mut self, text: &str) -> Option<u32> {
+        let key = (text.as_ptr() as usize, text.len());
+        let slot = &mut self.seen[(key.0 >> 3) % 8];
+        if (slot.0, slot.1) == key {
+            return slot.2;
+        }
+        let found = self.templates.get(text);
+        *slot = (key.0, key.1, found);
+        found
+    }
 }
 
 /// The columns of `plan_facts`, one morsel's.
@@ -1170,6 +1239,51 @@ mod tests {
         assert_eq!(cells("cell_now"), [Some(3), Some(3), None]);
         assert_eq!(cells("cell_first"), [Some(3), Some(2), None]);
         assert_eq!(flags("suspect"), [false, false, true]);
+    }
+
+    #[test]
+    fn codes_are_found_exactly_by_view_or_by_text_and_the_memo_agrees() {
+        let index = |codes: &[&str]| {
+            CodeIndex::new(codes.iter().enumerate().map(|(i, c)| (*c, i)).collect())
+        };
+        // Short codes: found by their view; a longer text, a prefix, a case change are none.
+        let boroughs = index(&["E09000001", "E09000002", ""]);
+        assert!(boroughs.by_view.is_some());
+        assert_eq!(boroughs.get("E09000002"), Some(1));
+        assert_eq!(boroughs.get(""), Some(2));
+        for other in [
+            "E0900000",
+            "E090000021",
+            "e09000001",
+            "E09000001 ",
+            "E09000001E09000001",
+        ] {
+            assert_eq!(boroughs.get(other), None, "{other}");
+        }
+        // A code too long for a view: every code is found by its text.
+        let templates = index(&["coordinate-my-care-legacy", "ucp"]);
+        assert!(templates.by_view.is_none());
+        assert_eq!(templates.get("coordinate-my-care-legacy"), Some(0));
+        assert_eq!(templates.get("ucp"), Some(1));
+        assert_eq!(templates.get("coordinate-my-care-legacY"), None);
+        // The memo gives what the index gives, for one text seen again, for equal texts in
+        // other places and for texts that share an address's slot.
+        let texts: Vec<String> = ["ucp", "coordinate-my-care-legacy", "nope", "ucp", ""]
+            .iter()
+            .cycle()
+            .take(40)
+            .map(|t| (*t).to_owned())
+            .collect();
+        let mut memo = TemplateMemo::new(&templates);
+        for _ in 0..2 {
+            for text in &texts {
+                assert_eq!(memo.get(text), templates.get(text), "{text}");
+                assert_eq!(
+                    memo.get(&text[..text.len() / 2]),
+                    templates.get(&text[..text.len() / 2])
+                );
+            }
+        }
     }
 
     #[test]
