@@ -490,6 +490,22 @@ fn parquet_rows_are_refused_with_their_row_and_column() {
             "extract/identifier",
             "plans.parquet:15:1",
         ),
+        // A template, and an earlier template, that the reference does not list: the
+        // aggregation looks each up once, for the plan's cells and for its check.
+        (
+            "plans.csv",
+            "P-OLDC,E09000002,urgent-care-plan,",
+            "P-OLDC,E09000002,urgent-care-plam,",
+            "extract/value",
+            "plans.parquet:15:3",
+        ),
+        (
+            "plans.csv",
+            "P-OLDC,E09000002,urgent-care-plan,65-74,2020-06,2020-06,active,false,false,,false,,",
+            "P-OLDC,E09000002,urgent-care-plan,65-74,2020-06,2020-06,active,false,false,,false,nonesuch,2020-06",
+            "extract/value",
+            "plans.parquet:15:12",
+        ),
         // A row whose cells contradict each other (a death before the plan was made) is
         // found by the same row rule in the aggregation's pass over the plans.
         (
