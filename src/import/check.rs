@@ -8,10 +8,10 @@
 //! polars pass first picks out the rows that might break a rule, and only those rows go
 //! through the same rules; the polars filters are deliberately looser than the rules.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use hashbrown::HashSet;
 use polars::prelude::*;
 use polars_core::utils::arrow::array::Array as _;
 
@@ -31,8 +31,8 @@ pub const MAX_PROBLEMS: usize = 50;
 
 fn rules(reference: &Reference, today: Month) -> Arc<Rules> {
     Arc::new(Rules {
-        boroughs: reference.boroughs.iter().cloned().collect(),
-        templates: reference.templates.iter().cloned().collect(),
+        boroughs: CodeIndex::new(reference.borough_index()),
+        templates: CodeIndex::new(reference.template_index()),
         today,
     })
 }
@@ -337,10 +337,43 @@ fn numbered_rows(query: LazyFrame) -> Vec<(u32, u64, String)> {
         .collect()
 }
 
+/// A reference list's codes (boroughs, templates), each with its index: what the check asks
+/// (is the code listed?) and what the aggregation asks (which cell?), one lookup for both. Where every code is
+/// short enough to sit inline in a string view, codes are found by that view, a number
+/// (hashbrown's map: the standard library's SipHash cost more than a search by halves of the
+/// sorted codes, which cost more than a map of texts; a map of numbers hashes and compares
+/// no text).
+pub struct CodeIndex {
+    by_text: hashbrown::HashMap<String, u32>,
+    by_view: Option<hashbrown::HashMap<u128, u32>>,
+}
+
+impl CodeIndex {
+    pub fn new(index: HashMap<&str, usize>) -> CodeIndex {
+        let by_text: hashbrown::HashMap<String, u32> = index
+            .into_iter()
+            .map(|(code, i)| (code.to_owned(), i as u32))
+            .collect();
+        let by_view = by_text
+            .iter()
+            .map(|(code, &i)| Some((inline_view(code)?, i)))
+            .collect();
+        CodeIndex { by_text, by_view }
+    }
+
+    pub fn get(&self, text: &str) -> Option<u32> {
+        match &self.by_view {
+            // Every code fits a view: a text that does not is none of them.
+            Some(by_view) => by_view.get(&inline_view(text)?).copied(),
+            None => self.by_text.get(text).copied(),
+        }
+    }
+}
+
 /// What a cell must be, column by column.
 struct Rules {
-    boroughs: HashSet<String>,
-    templates: HashSet<String>,
+    boroughs: CodeIndex,
+    templates: CodeIndex,
     today: Month,
 }
 
@@ -481,13 +514,13 @@ impl Rules {
         use PlanColumn::*;
         match column {
             PlanId if cell.is_empty() => Err("empty plan id".into()),
-            BoroughCode if !self.boroughs.contains(cell) => {
+            BoroughCode if self.boroughs.get(cell).is_none() => {
                 Err(format!("unknown borough `{cell}`"))
             }
-            TemplateId if !self.templates.contains(cell) => {
+            TemplateId if self.templates.get(cell).is_none() => {
                 Err(format!("unknown template `{cell}`"))
             }
-            EarlierTemplateId if !cell.is_empty() && !self.templates.contains(cell) => {
+            EarlierTemplateId if !cell.is_empty() && self.templates.get(cell).is_none() => {
                 Err(format!("unknown template `{cell}`"))
             }
             TemplateChanged if !cell.is_empty() => self.month(cell),
@@ -620,9 +653,9 @@ impl PlanRules {
     pub fn refuses(&self, cells: &[&str; PLANS_COLUMNS.len()]) -> bool {
         let rules = &self.rules;
         let known = KnownCodes {
-            borough: rules.boroughs.contains(cells[1]),
-            template: rules.templates.contains(cells[2]),
-            earlier: cells[11].is_empty() || rules.templates.contains(cells[11]),
+            borough: rules.boroughs.get(cells[1]).is_some(),
+            template: rules.templates.get(cells[2]).is_some(),
+            earlier: cells[11].is_empty() || rules.templates.get(cells[11]).is_some(),
         };
         self.refuses_given(cells, known)
     }
@@ -1258,6 +1291,33 @@ mod tests {
             .collect();
         assert_eq!(rows(&whole), expected);
         assert_eq!(rows(&pieces), expected);
+    }
+
+    #[test]
+    fn codes_are_found_exactly_by_view_or_by_text() {
+        let index = |codes: &[&str]| {
+            CodeIndex::new(codes.iter().enumerate().map(|(i, c)| (*c, i)).collect())
+        };
+        // Short codes: found by their view; a longer text, a prefix, a case change are none.
+        let boroughs = index(&["E09000001", "E09000002", ""]);
+        assert!(boroughs.by_view.is_some());
+        assert_eq!(boroughs.get("E09000002"), Some(1));
+        assert_eq!(boroughs.get(""), Some(2));
+        for other in [
+            "E0900000",
+            "E090000021",
+            "e09000001",
+            "E09000001 ",
+            "E09000001E09000001",
+        ] {
+            assert_eq!(boroughs.get(other), None, "{other}");
+        }
+        // A code too long for a view: every code is found by its text.
+        let templates = index(&["coordinate-my-care-legacy", "ucp"]);
+        assert!(templates.by_view.is_none());
+        assert_eq!(templates.get("coordinate-my-care-legacy"), Some(0));
+        assert_eq!(templates.get("ucp"), Some(1));
+        assert_eq!(templates.get("coordinate-my-care-legacY"), None);
     }
 
     /// The check one byte at a time, as it was before the masks.

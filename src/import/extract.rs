@@ -14,7 +14,9 @@ use polars::prelude::*;
 use polars_core::utils::FromTrustedLenIterator as _;
 
 use super::aggregate::Aggregator;
-use super::check::{EventKind, EventRules, KnownCodes, PlanRules, each_plan_row, map_events};
+use super::check::{
+    CodeIndex, EventKind, EventRules, KnownCodes, PlanRules, each_plan_row, map_events,
+};
 use super::parallel;
 use super::plan_index::{self, PlanIndex};
 use crate::extract::{
@@ -436,38 +438,6 @@ fn plan_facts(reference: &Reference, check: Option<PlanRules>) -> Expr {
             |_, _| Ok(Field::new("facts".into(), PlanFacts::dtype())),
         )
         .alias("facts")
-}
-
-/// A reference list's codes (boroughs, templates), each with its index. Where every code is
-/// short enough to sit inline in a string view, codes are found by that view, a number
-/// (hashbrown's map: the standard library's SipHash cost more than a search by halves of the
-/// sorted codes, which cost more than a map of texts; a map of numbers hashes and compares
-/// no text).
-struct CodeIndex {
-    by_text: hashbrown::HashMap<String, u32>,
-    by_view: Option<hashbrown::HashMap<u128, u32>>,
-}
-
-impl CodeIndex {
-    fn new(index: HashMap<&str, usize>) -> CodeIndex {
-        let by_text: hashbrown::HashMap<String, u32> = index
-            .into_iter()
-            .map(|(code, i)| (code.to_owned(), i as u32))
-            .collect();
-        let by_view = by_text
-            .iter()
-            .map(|(code, &i)| Some((super::check::inline_view(code)?, i)))
-            .collect();
-        CodeIndex { by_text, by_view }
-    }
-
-    fn get(&self, text: &str) -> Option<u32> {
-        match &self.by_view {
-            // Every code fits a view: a text that does not is none of them.
-            Some(by_view) => by_view.get(&super::check::inline_view(text)?).copied(),
-            None => self.by_text.get(text).copied(),
-        }
-    }
 }
 
 /// A `CodeIndex` of template ids that remembers, for one morsel, where each id it looked up
@@ -1242,30 +1212,12 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_found_exactly_by_view_or_by_text_and_the_memo_agrees() {
-        let index = |codes: &[&str]| {
-            CodeIndex::new(codes.iter().enumerate().map(|(i, c)| (*c, i)).collect())
-        };
-        // Short codes: found by their view; a longer text, a prefix, a case change are none.
-        let boroughs = index(&["E09000001", "E09000002", ""]);
-        assert!(boroughs.by_view.is_some());
-        assert_eq!(boroughs.get("E09000002"), Some(1));
-        assert_eq!(boroughs.get(""), Some(2));
-        for other in [
-            "E0900000",
-            "E090000021",
-            "e09000001",
-            "E09000001 ",
-            "E09000001E09000001",
-        ] {
-            assert_eq!(boroughs.get(other), None, "{other}");
-        }
-        // A code too long for a view: every code is found by its text.
-        let templates = index(&["coordinate-my-care-legacy", "ucp"]);
-        assert!(templates.by_view.is_none());
-        assert_eq!(templates.get("coordinate-my-care-legacy"), Some(0));
-        assert_eq!(templates.get("ucp"), Some(1));
-        assert_eq!(templates.get("coordinate-my-care-legacY"), None);
+    fn the_template_memo_gives_what_the_index_gives() {
+        let templates = CodeIndex::new(
+            [("coordinate-my-care-legacy", 0), ("ucp", 1)]
+                .into_iter()
+                .collect(),
+        );
         // The memo gives what the index gives, for one text seen again, for equal texts in
         // other places and for texts that share an address's slot.
         let texts: Vec<String> = ["ucp", "coordinate-my-care-legacy", "nope", "ucp", ""]

@@ -486,7 +486,8 @@ impl FixedTable {
             shift: 64 - slot_bits,
             region_shift: slot_bits - region_bits,
         };
-        let per = ids.len().div_ceil(shards_for(ids.len())).max(1);
+        // One stretch of rows for each thread that fills a shard.
+        let per = ids.len().div_ceil(shard_count).max(1);
         let mut rows = vec![NO_KEY; ids.len()];
         let stretches = rows.chunks_mut(per).enumerate();
         let sorted =
